@@ -1,0 +1,51 @@
+"""The bad-input catalogue: one line naming the input, exit 2, no run in the store."""
+import pytest
+
+from helpers import all_runs, cli, sets
+
+CASES = [  # (extra CLI args, words the one-line error must hold)
+    (["--set", "dataset=svhn"], "'dataset'"),
+    (["--set", "arch=vgg"], "'arch'"),
+    (["--set", "norm=instance"], "'norm'"),
+    (["--set", "optimizer=rmsprop"], "'optimizer'"),
+    (["--set", "schedule=cosine"], "'schedule'"),
+    (["--set", "norm=group", "--set", "groups=3"], "'groups'"),
+    (["--set", "epochs=0"], "'epochs'"),
+    (["--set", "lr=-0.1"], "'lr'"),
+    (["--set", "batch_size=-8"], "'batch_size'"),
+    (["--set", "max_params=1000"], "'max_params'"),
+    (["--set", "colour=red"], "'colour'"),
+    (["--set", "epochs=two"], "'epochs'"),
+    (["--set", "lr=true"], "'lr'"),
+    (["--set", "experiment=a/b"], "'experiment'"),
+    (["--set", "run_name=x:y"], "'run_name'"),
+    (["--set", "data_dir=/nonexistent", "--set", "download=false"], "train-images-idx3-ubyte"),
+    (["--set", "pretrained=true"], "'pretrained'"),
+    (["--set", "noequals"], "key=value"),
+]
+
+
+@pytest.mark.parametrize("args,words", CASES, ids=[" ".join(a) for a, _ in CASES])
+def test_bad_input(tiny, args, words):
+    base = sets({k: v for k, v in tiny.items() if k not in "".join(args)})
+    result = cli("train", *base, *args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], result.stderr
+    assert all_runs() == []
+
+
+def test_malformed_toml_and_missing_file(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("norm = [unclosed\n")
+    for path, words in ((bad, "malformed TOML"), (tmp_path / "none.toml", "not found")):
+        result = cli("train", str(path))
+        assert result.exit_code == 2 and words in result.stderr
+    assert all_runs() == []
+
+
+def test_unknown_key_in_toml(tmp_path):
+    cfg = tmp_path / "exp.toml"
+    cfg.write_text('norm = "batch"\nlearning_rate = 0.1\n')
+    result = cli("summary", str(cfg))
+    assert result.exit_code == 2 and "unknown config key 'learning_rate'" in result.stderr

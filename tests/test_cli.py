@@ -1,0 +1,33 @@
+"""The CLI surface: fast --help, summary without data, device choice."""
+import subprocess
+import sys
+
+import torch
+
+from helpers import cli
+from tracker.train import pick_device
+
+
+def test_help_imports_neither_torch_nor_mlflow():
+    code = ("import sys; from tracker.cli import main\n"
+            "try: main(['--help'])\nexcept SystemExit: pass\n"
+            "print(sorted(m for m in ('torch', 'mlflow', 'torchvision') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    for cmd in ("train", "summary", "compare", "demo"):
+        assert cli(cmd, "--help").exit_code == 0
+
+
+def test_summary_needs_no_data():
+    result = cli("summary", "--set", "arch=s8", "--set", "dataset=cifar10", "--set", "norm=group",
+                 "--set", "data_dir=/nonexistent")
+    assert result.exit_code == 0
+    assert "48,178 params" in result.output and "receptive field 72" in result.output
+    assert "GroupNorm" in result.output
+
+
+def test_device_choice():
+    assert pick_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else (
+        "mps" if torch.backends.mps.is_available() else "cpu")
+    assert pick_device("auto").type == expected

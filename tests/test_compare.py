@@ -1,0 +1,102 @@
+"""compare on hand-made runs in a real MLflow store; every table value checked independently."""
+import io
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.entities import Metric, Param, RunTag
+from scipy import stats
+
+from helpers import cli, store_client
+
+BEST = {"batch": [0.990, 0.985, 0.988], "layer": [0.975, 0.970, 0.978], "group": [0.960]}
+
+
+def _run(c, exp, norm, seed, best, status="FINISHED"):
+    run = c.create_run(exp, run_name=f"mnist-s8-{norm}-seed{seed}")
+    rid = run.info.run_id
+    metrics = {"test_acc_best": best, "train_acc_best": best - 0.01,
+               "epoch_time_mean_s": 10.0 + seed}
+    c.log_batch(rid, metrics=[Metric(k, v, 0, 2) for k, v in metrics.items()],
+                params=[Param("norm", norm), Param("seed", str(seed)), Param("epochs", "2"),
+                        Param("params_total", "47890")],
+                tags=[RunTag("tracker.kind", "train")])
+    for step, acc in ((1, best - 0.05), (2, best - 0.002)):
+        c.log_batch(rid, metrics=[Metric("test_acc", acc, 0, step), Metric("test_loss", 1 - acc, 0, step)])
+    c.set_terminated(rid, status)
+    return rid
+
+
+@pytest.fixture
+def experiment():
+    c = store_client()
+    exp = c.create_experiment("hand")
+    for norm, values in BEST.items():
+        for seed, best in enumerate(values, 1):
+            _run(c, exp, norm, seed, best)
+    _run(c, exp, "batch", 9, 0.2, status="FAILED")
+    _run(c, exp, "layer", 9, 0.2, status="KILLED")
+    return "hand"
+
+
+def welch(a, b):
+    a, b = np.array(a), np.array(b)
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    t = (a.mean() - b.mean()) / math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    return 2 * stats.t.sf(abs(t), df)
+
+
+def test_json_rows_match_independent_statistics(experiment):
+    result = cli("compare", "--experiment", experiment, "--by", "norm", "--format", "json")
+    assert result.exit_code == 0
+    rows = json.loads(result.stdout)
+    assert [r["norm"] for r in rows] == ["batch", "layer", "group"]  # best first
+    for row in rows:
+        v = np.array(BEST[row["norm"]])
+        assert row["n"] == len(v)
+        assert row["test_acc_best_mean"] == pytest.approx(v.mean(), abs=1e-12)
+        assert row["test_acc_best_std"] == pytest.approx(v.std(ddof=1) if len(v) > 1 else 0.0, abs=1e-12)
+        assert row["test_acc_final_mean"] == pytest.approx(v.mean() - 0.002, abs=1e-12)
+        assert row["train_acc_best_mean"] == pytest.approx(v.mean() - 0.01, abs=1e-12)
+        assert row["params"] == 47890 and row["epochs"] == 2
+        assert row["epoch_time_s"] == pytest.approx(np.mean([10.0 + s for s in range(1, len(v) + 1)]))
+        if len(v) > 1:
+            half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
+            assert row["test_acc_best_ci_low"] == pytest.approx(v.mean() - half, abs=1e-12)
+            assert row["test_acc_best_ci_high"] == pytest.approx(v.mean() + half, abs=1e-12)
+    assert rows[1]["p_vs_best"] == pytest.approx(welch(BEST["layer"], BEST["batch"]), rel=1e-9)
+    assert rows[1]["significant"] is True  # 0.988 vs 0.974: p = 0.0056
+    assert rows[0]["p_vs_best"] == pytest.approx(1.0) and rows[0]["significant"] is None
+    assert rows[2]["p_vs_best"] is None  # n = 1: no test
+    assert "left out 2 run(s)" in result.stderr and "status FAILED" in result.stderr
+
+
+def test_every_format_parses(experiment, tmp_path):
+    out = cli("compare", "--experiment", experiment, "--format", "csv").stdout
+    frame = pd.read_csv(io.StringIO(out))
+    assert list(frame["norm"]) == ["batch", "layer", "group"] and list(frame["n"]) == [3, 3, 1]
+    md = cli("compare", "--experiment", experiment, "--format", "markdown").stdout
+    assert md.splitlines()[0].startswith("| norm | n | test best %") and "| batch | 3 | 98.77 ± 0.25" in md
+    table = cli("compare", "--experiment", experiment).stdout
+    assert "98.77 ± 0.25" in table
+    page, png = tmp_path / "c.html", tmp_path / "c.png"
+    result = cli("compare", "--experiment", experiment, "--format", "html", "--output", str(page),
+                 "--plot", str(png))
+    assert result.exit_code == 0
+    html = page.read_text()
+    assert "<table>" in html and "<td>batch</td>" in html and "data:image/png;base64," in html
+    from PIL import Image
+
+    with Image.open(png) as im:
+        assert im.size[0] > 500 and im.format == "PNG"
+
+
+def test_compare_needs_one_selection_and_known_runs(experiment):
+    assert cli("compare").exit_code == 2
+    result = cli("compare", "--sweep", "0" * 32)
+    assert result.exit_code == 2 and "not found" in result.stderr
+    result = cli("compare", "--experiment", "nope")
+    assert result.exit_code == 2 and "'nope' not found" in result.stderr

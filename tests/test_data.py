@@ -1,0 +1,71 @@
+"""The real torchvision loaders read tiny files written in their real on-disk formats."""
+import pytest
+import torch
+import torchvision
+
+from fakedata import images, write_cifar10, write_mnist
+from tracker.data import Batches, DataError, load_split
+
+
+def test_mnist_idx_files_load_as_uint8(mnist_dir):
+    train = load_split("mnist", mnist_dir, train=True, download=False)
+    test = load_split("mnist", mnist_dir, train=False, download=False)
+    assert train.images.shape == (600, 1, 28, 28) and train.images.dtype == torch.uint8
+    assert test.images.shape == (200, 1, 28, 28) and test.labels.dtype == torch.int64
+    assert sorted(train.labels.unique().tolist()) == list(range(10))
+
+
+def test_fashion_mnist_uses_its_own_folder(tmp_path):
+    write_mnist(tmp_path, folder="FashionMNIST", n_train=50, n_test=20)
+    assert len(load_split("fashion_mnist", tmp_path, train=False, download=False)) == 20
+
+
+def test_cifar10_pickles_load_nchw(tmp_path, monkeypatch):
+    md5 = write_cifar10(tmp_path, per_batch=20, n_test=30)
+    cls = torchvision.datasets.CIFAR10
+    monkeypatch.setattr(cls, "train_list", [[f"data_batch_{i}", md5[f"data_batch_{i}"]] for i in range(1, 6)])
+    monkeypatch.setattr(cls, "test_list", [["test_batch", md5["test_batch"]]])
+    monkeypatch.setitem(cls.meta, "md5", md5["batches.meta"])
+    train = load_split("cifar10", tmp_path, train=True, download=False)
+    assert train.images.shape == (100, 3, 32, 32) and train.images.dtype == torch.uint8
+    x, y = images(20, 32, 3, seed=10)  # what write_cifar10 put in data_batch_1
+    assert torch.equal(train.images[:20], torch.from_numpy(x).permute(0, 3, 1, 2))
+    assert train.labels[:20].tolist() == y.tolist()
+
+
+def test_missing_dataset_names_the_expected_files(tmp_path):
+    with pytest.raises(DataError) as err:
+        load_split("mnist", tmp_path / "nowhere", train=True, download=False)
+    msg = str(err.value)
+    assert "nowhere/MNIST/raw" in msg and "train-images-idx3-ubyte" in msg and "\n" not in msg
+
+
+def test_batches_normalize_per_batch_and_keep_order_seeded(mnist_dir):
+    split = load_split("mnist", mnist_dir, train=True, download=False)
+    a = Batches(split, "mnist", 64, torch.device("cpu"), shuffle=True, seed=3)
+    b = Batches(split, "mnist", 64, torch.device("cpu"), shuffle=True, seed=3)
+    xa, ya = next(iter(a))
+    xb, yb = next(iter(b))
+    assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    assert xa.dtype == torch.float32 and len(a) == 10
+    expected = (split.images[:1].float() / 255 - 0.1307) / 0.3081
+    plain = next(iter(Batches(split, "mnist", 1, torch.device("cpu"))))[0]
+    assert torch.allclose(plain, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("augment", ["shift", "crop-flip", "albumentations"])
+def test_augmentations_keep_shape_and_change_pixels(mnist_dir, augment):
+    split = load_split("mnist", mnist_dir, train=True, download=False)
+    if augment == "albumentations":  # seed 001's pipeline works on 3-channel images
+        split.images = split.images.repeat(1, 3, 1, 1)
+    plain = Batches(split, "mnist" if augment != "albumentations" else "cifar10", 128, torch.device("cpu"))
+    aug = Batches(split, plain_name(augment), 128, torch.device("cpu"), augment=augment, seed=1)
+    x0, y0 = next(iter(plain))
+    x1, y1 = next(iter(aug))
+    assert x0.shape == x1.shape and torch.equal(y0, y1)
+    changed = (x0 != x1).flatten(1).any(1).float().mean().item()
+    assert 0.2 < changed <= 1.0
+
+
+def plain_name(augment):
+    return "cifar10" if augment == "albumentations" else "mnist"

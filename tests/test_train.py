@@ -1,0 +1,99 @@
+"""tracker train end to end into a real MLflow store in tmp_path, read back with MlflowClient."""
+import json
+
+import mlflow
+import numpy as np
+import pytest
+import torch
+
+from helpers import all_runs, cli, sets, store_client
+from tracker.job import METRICS
+
+CONFIG_TOML = 'dataset = "mnist"\narch = "mnist-small"\nnorm = "group"\nseed = 7\n'
+
+
+@pytest.fixture(scope="module")
+def trained(mnist_dir, tmp_path_factory):
+    """One 3-epoch run, shared by the tests that read it back."""
+    home = tmp_path_factory.mktemp("trained")
+    cfg = home / "exp.toml"
+    cfg.write_text(CONFIG_TOML)
+    tiny = {"epochs": 3, "batch_size": 32, "dropout": 0.0, "data_dir": str(mnist_dir),
+            "experiment": "tiny", "download": False}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(home)
+        mp.setenv("TRACKER_STORE", str(home / "mlruns"))
+        mp.setenv("TRACKER_PROGRESS", "0")
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        result = cli("train", str(cfg), *sets(tiny))
+        assert result.exit_code == 0, result.output
+    (run,) = all_runs(home / "mlruns")
+    return run, tiny, store_client(home / "mlruns")
+
+
+def test_run_logs_config_counts_and_versions(trained):
+    run, tiny, c = trained
+    p = run.data.params
+    assert run.info.status == "FINISHED"
+    assert run.info.run_name == "mnist-mnist-small-group-seed7"
+    assert (p["norm"], p["seed"], p["epochs"], p["batch_size"]) == ("group", "7", "3", "32")
+    assert (p["params_total"], p["params_trainable"], p["receptive_field"]) == ("14864", "14864", "32")
+    assert p["torch_version"] == torch.__version__ and p["mlflow_version"] == mlflow.__version__
+    assert len(p["git_commit"]) in (40, 7) or p["git_commit"] == "unknown"
+    exp = c.get_experiment(run.info.experiment_id)
+    assert exp.name == "tiny" and exp.tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_every_metric_at_every_step(trained):
+    run, _, c = trained
+    for key in METRICS + ("test_acc_best", "train_acc_best"):
+        history = c.get_metric_history(run.info.run_id, key)
+        assert sorted(m.step for m in history) == [1, 2, 3], key
+    acc = [m.value for m in sorted(c.get_metric_history(run.info.run_id, "test_acc"), key=lambda m: m.step)]
+    best = [m.value for m in sorted(c.get_metric_history(run.info.run_id, "test_acc_best"), key=lambda m: m.step)]
+    assert all(0 <= a <= 1 for a in acc)
+    assert best == list(np.maximum.accumulate(acc))
+    assert acc[-1] > 0.5  # the tiny dataset is learnable: chance is 0.1
+
+
+def test_artifacts_and_checkpoints(trained, tmp_path):
+    run, _, c = trained
+    rid = run.info.run_id
+    top = {a.path for a in c.list_artifacts(rid)}
+    assert {"summary.txt", "curves.png", "config", "checkpoints"} <= top
+    assert {a.path for a in c.list_artifacts(rid, "checkpoints")} == {"checkpoints/last.pt", "checkpoints/best.pt"}
+    assert {a.path for a in c.list_artifacts(rid, "config")} == {"config/exp.toml", "config/resolved.json"}
+    local = c.download_artifacts(rid, "", str(tmp_path / "dl"))
+    assert "Total params: 14,864" in open(f"{local}/summary.txt").read()
+    assert json.load(open(f"{local}/config/resolved.json"))["norm"] == "group"
+    assert open(f"{local}/curves.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    state = torch.load(f"{local}/checkpoints/last.pt", weights_only=True)
+    assert state["epoch"] == 3 and state["config"]["seed"] == 7
+    assert len(state["history"]["test_acc"]) == 3
+
+
+def test_logged_model_loads_in_mlflow_and_predicts(trained, tmp_path):
+    run, tiny, c = trained
+    mlflow.set_tracking_uri(c.tracking_uri)
+    uri = f"runs:/{run.info.run_id}/model"
+    from tracker.data import Batches, load_split
+
+    test = load_split("mnist", tiny["data_dir"], train=False, download=False)
+    x, y = next(iter(Batches(test, "mnist", 200, torch.device("cpu"))))
+    model = mlflow.pytorch.load_model(uri)
+    with torch.no_grad():
+        logits = model(x)
+    acc = (logits.argmax(1) == y).float().mean().item()
+    final = c.get_run(run.info.run_id).data.metrics["test_acc"]
+    assert abs(acc - final) < 1e-6
+    pyfunc = mlflow.pyfunc.load_model(uri).predict(x.numpy()[:5])
+    assert np.allclose(np.asarray(pyfunc), logits[:5].numpy(), atol=1e-4)
+
+
+def test_nan_loss_ends_the_run_failed(tiny):
+    result = cli("train", *sets({**tiny, "lr": 1e6, "epochs": 1}))
+    assert result.exit_code == 1
+    assert "loss is nan" in result.stderr and "Traceback" not in result.output
+    (run,) = all_runs()
+    assert run.info.status == "FAILED"
+    assert "loss is" in run.data.tags["tracker.error"]

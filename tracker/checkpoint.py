@@ -1,0 +1,41 @@
+"""Checkpoints: written atomically, read back with weights_only=True."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .config import UserError
+
+
+class CheckpointError(UserError):
+    pass
+
+
+def save_atomic(state: dict, path: str | os.PathLike) -> Path:
+    """Temp file in the same directory, fsync, then os.replace: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load(path: str | os.PathLike) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint {path} not found") from None
+    except Exception as e:
+        raise CheckpointError(f"checkpoint {path} is unreadable or not a tracker checkpoint "
+                              f"({e.__class__.__name__}); it was not loaded") from None

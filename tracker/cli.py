@@ -1,0 +1,232 @@
+"""tracker: tracked PyTorch studies on MLflow. Heavy imports happen inside each command.
+
+    tracker demo --data-dir ../shared/datasets
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .config import UserError
+
+SET_HELP = "Override one config key, e.g. --set norm=group (repeatable). Default: none."
+
+
+def _fail(message: str, code: int = 2):
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+class Group(click.Group):
+    """Bad input becomes one line on stderr and exit 2; a signal exits 128 + signum."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UserError as e:
+            _fail(str(e).splitlines()[0] if str(e) else e.__class__.__name__)
+        except FloatingPointError as e:  # a diverged run: it is already marked FAILED
+            _fail(f"{e}; the run is marked FAILED", code=1)
+        except BaseException as e:
+            if e.__class__.__name__ == "Interrupted":
+                click.echo(f"\nstopped by {e}; the run is marked KILLED", err=True)
+                sys.exit(128 + e.signum)
+            raise
+
+
+def _config(config, sets, data_dir=None, **fixed):
+    from .config import load_config, parse_overrides
+
+    overrides = parse_overrides(sets)
+    if data_dir:
+        overrides["data_dir"] = data_dir
+    return load_config(config, {**fixed, **overrides})
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+def main():
+    """Tracked, repeatable PyTorch studies on MLflow.
+
+    Runs go to MLFLOW_TRACKING_URI, or to the embedded store ./mlruns (SQLite) when unset.
+    """
+
+
+config_arg = click.argument("config", required=False, type=click.Path(dir_okay=False))
+set_opt = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
+data_opt = click.option("--data-dir", default=None, envvar="TRACKER_DATA_DIR",
+                        help="Dataset folder (also TRACKER_DATA_DIR). Default: the config's data_dir, 'data'.")
+
+
+@main.command()
+@config_arg
+@set_opt
+@data_opt
+def train(config, sets, data_dir):
+    """Train one run of CONFIG (a TOML file in experiments/) and log it to MLflow."""
+    from . import job
+
+    cfg = _config(config, sets, data_dir)
+    run_id = job.run(cfg, config)
+    click.echo(f"run {run_id} FINISHED ({cfg.name}, experiment {cfg.experiment})")
+
+
+@main.command()
+@config_arg
+@set_opt
+def summary(config, sets):
+    """Print the model summary, parameter counts and receptive field; needs no data."""
+    from . import job
+
+    cfg = _config(config, sets)
+    model, counts = job.describe(cfg)
+    click.echo(job.summary_text(cfg, model))
+    click.echo(f"arch {cfg.arch}, norm {cfg.norm}, dataset {cfg.dataset}: "
+               f"{counts['params_total']:,} params ({counts['params_trainable']:,} trainable), "
+               f"receptive field {counts['receptive_field']}")
+
+
+DEMO = str(Path(__file__).resolve().parents[1] / "experiments" / "mnist-demo.toml")
+
+
+@main.command()
+@click.option("--epochs", type=int, default=None, help="Epochs per run. Default: the file's, 2.")
+@data_opt
+def demo(epochs, data_dir):
+    """Sweep MNIST over batch, layer and group norm (experiments/mnist-demo.toml), then compare."""
+    from . import sweep
+
+    extra = {**({"epochs": epochs} if epochs else {}), **({"data_dir": data_dir} if data_dir else {})}
+    p = sweep.plan(DEMO, (), extra)
+    parent, _ = sweep.execute(p, DEMO, echo=click.echo)
+    _compare(None, parent, "", (), "table", None, None)
+
+
+@main.command("sweep")
+@click.argument("config", type=click.Path(dir_okay=False))
+@set_opt
+@data_opt
+@click.option("--dry-run", is_flag=True, help="List the runs it would make, and stop. Default: off.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Runs in parallel processes.")
+def sweep_cmd(config, sets, data_dir, dry_run, workers):
+    """Run the [grid] of CONFIG as child runs under one parent run; FINISHED children are skipped."""
+    from . import sweep
+
+    p = sweep.plan(config, sets, {"data_dir": data_dir} if data_dir else None)
+    if dry_run:
+        click.echo(f"sweep {p.name}: {len(p.points)} runs over {', '.join(p.grid_keys) or 'no grid'}")
+        for i, pt in enumerate(p.points, 1):
+            click.echo(f"  {i}. {pt.cfg.name}  " + " ".join(f"{k}={v}" for k, v in pt.values.items()))
+        return
+    parent, counts = sweep.execute(p, config, workers, echo=click.echo)
+    click.echo(f"sweep {p.name} (parent run {parent}): {counts['finished']} finished, "
+               f"{counts['skipped']} skipped, {counts['failed']} failed")
+    click.echo(f"compare: tracker compare --sweep {parent}")
+    if counts["failed"]:
+        sys.exit(1)
+
+
+def _compare(experiment, sweep_id, filter_string, by, fmt, output, plot):
+    from . import compare, tracking
+
+    grid_keys: list[str] = []
+    if sweep_id:
+        experiment, grid_keys = tracking.sweep_info(sweep_id)
+        clause = f"tags.mlflow.parentRunId = '{sweep_id}'"
+        filter_string = f"{clause} and {filter_string}" if filter_string else clause
+    records = tracking.records(experiment, filter_string)
+    if not by:
+        by = [k for k in grid_keys if k != "seed"] or ["norm"]
+    rows, excluded = compare.aggregate(records, list(by))
+    figure = None
+    if plot or fmt == "html":
+        from . import plots
+
+        groups, _ = compare.group_records(records, list(by))
+        hist = tracking.histories([r.run_id for runs in groups.values() for r in runs],
+                                  ("test_acc", "test_loss"))
+        figure = plots.condition_curves({
+            " ".join(f"{k}={v}" for k, v in zip(by, key)): [hist[r.run_id] for r in runs]
+            for key, runs in groups.items()})
+        if plot:
+            figure.savefig(plot, dpi=100)
+            click.echo(f"wrote {plot}", err=True)
+    text = compare.render(rows, list(by), fmt, figure)
+    if output:
+        with open(output, "w") as f:
+            f.write(text)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+    if excluded:
+        click.echo(compare.footnote(excluded), err=True)
+
+
+@main.command("compare")
+@click.option("--experiment", default=None, help="Experiment whose runs to compare.")
+@click.option("--sweep", "sweep_id", default=None, metavar="RUN_ID",
+              help="A sweep's parent run: compare its children.")
+@click.option("--filter", "filter_string", default="", help="MLflow filter string. Default: none.")
+@click.option("--by", multiple=True, help="Param(s) that define a condition (repeatable). "
+              "Default: the sweep's grid keys minus seed, else norm.")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "html"]),
+              default="table", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False), default=None,
+              help="Write to this file. Default: stdout.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Also draw test accuracy and loss per epoch to this PNG. Default: none.")
+def compare_cmd(experiment, sweep_id, filter_string, by, fmt, output, plot):
+    """Aggregate FINISHED runs per condition across seeds: mean, std, 95% CI, Welch p."""
+    if bool(experiment) == bool(sweep_id):
+        raise click.UsageError("give one of --experiment NAME or --sweep RUN_ID")
+    _compare(experiment, sweep_id, filter_string, by, fmt, output, plot)
+
+
+@main.command("runs")
+@click.option("--experiment", default="tracker", show_default=True, help="Experiment to list.")
+@click.option("--filter", "filter_string", default="", help="MLflow filter string. Default: none.")
+def runs_cmd(experiment, filter_string):
+    """List an experiment's runs: name, status, key params, best test accuracy, duration."""
+    from . import tracking
+
+    rows = [("run id", "name", "status", "norm", "seed", "epochs", "test best %", "duration")]
+    for r in tracking.search_runs(experiment, filter_string):
+        best = r.data.metrics.get("test_acc_best")
+        secs = ((r.info.end_time or r.info.start_time) - r.info.start_time) / 1000
+        p = r.data.params
+        rows.append((r.info.run_id, r.info.run_name or "", r.info.status, p.get("norm", ""),
+                     p.get("seed", ""), p.get("epochs", ""),
+                     "" if best is None else f"{best * 100:.2f}", f"{secs:.0f}s"))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+@main.command("show")
+@click.argument("run_id")
+def show_cmd(run_id):
+    """Print one run's config, metrics per epoch and artifact list."""
+    from . import tracking
+    from .job import METRICS
+
+    run = tracking.get_run(run_id)
+    click.echo(f"run {run_id}  {run.info.run_name}  {run.info.status}")
+    click.echo("params:")
+    for k, v in sorted(run.data.params.items()):
+        click.echo(f"  {k} = {v}")
+    hist = tracking.histories([run_id], METRICS)[run_id]
+    steps = max((len(v) for v in hist.values()), default=0)
+    click.echo("metrics per epoch:")
+    click.echo("  epoch  " + "  ".join(f"{k:>12}" for k in METRICS))
+    for i in range(steps):
+        click.echo(f"  {i + 1:>5}  " + "  ".join(
+            f"{hist[k][i]:>12.4f}" if i < len(hist[k]) else " " * 12 for k in METRICS))
+    click.echo("artifacts:")
+    for path in tracking.list_artifacts(run_id):
+        click.echo(f"  {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""Run configuration: one frozen dataclass, loaded from experiments/*.toml plus --set overrides.
+
+    tracker summary experiments/mnist-norms.toml --set norm=group
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Optional, get_type_hints
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # python < 3.11
+    import tomli as tomllib
+
+
+class UserError(Exception):
+    """Bad input: the CLI prints the one-line message and exits 2, with no traceback."""
+
+
+class ConfigError(UserError, ValueError):
+    """A bad config value; the message is one line naming the key."""
+
+
+DATASETS = ("mnist", "fashion_mnist", "cifar10")
+ARCHS = ("s8", "dws", "novice", "fashion-v1", "fashion-v1-5-5", "fashion-v1-5-5-bn",
+         "resnet18", "mnist-small")
+NORMS = ("batch", "layer", "group", "none")
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("none", "step", "onecycle")
+AUGMENTS = ("none", "albumentations", "shift", "crop-flip")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    dataset: str = "mnist"
+    arch: str = "mnist-small"
+    norm: str = "batch"  # batch | layer | group | none
+    groups: int = 4  # group norm only; layer norm is one group
+    epochs: int = 2
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    momentum: float = 0.9  # sgd only
+    weight_decay: float = 0.0
+    lr: float = 0.05  # peak lr for onecycle
+    schedule: str = "onecycle"  # none | step | onecycle
+    step_size: int = 6  # epochs between step decays
+    gamma: float = 0.1  # step decay factor
+    dropout: float = 0.05
+    augment: str = "none"  # none | albumentations (seed 001) | shift | crop-flip (batched)
+    seed: int = 1
+    device: str = "auto"  # auto = cuda > mps > cpu
+    precision: str = "fp32"  # fp32 | bf16 autocast
+    data_dir: str = "data"
+    download: bool = True  # fetch the dataset when it is missing
+    train_limit: int = 0  # use only the first N training images (0 = all)
+    test_limit: int = 0  # use only the first N test images (0 = all)
+    pretrained: bool = False  # resnet18: start from torchvision's ImageNet weights
+    max_params: Optional[int] = None  # fail before training when the model is larger
+    stop_on_nan: bool = True
+    experiment: str = "tracker"
+    run_name: str = ""  # empty: derived, e.g. mnist-s8-group-seed1
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    @property
+    def name(self) -> str:
+        return self.run_name or f"{self.dataset}-{self.arch}-{self.norm}-seed{self.seed}"
+
+    def as_params(self) -> dict[str, str]:
+        """The config verbatim, as MLflow params (None is logged as an empty string)."""
+        return {k: "" if v is None else str(v) for k, v in dataclasses.asdict(self).items()}
+
+
+FIELDS = {f.name: f for f in fields(RunConfig)}
+_TYPES = get_type_hints(RunConfig)
+
+
+def store_root() -> Path:
+    """The embedded default store: ./mlruns (SQLite db, artifacts, local checkpoints)."""
+    return Path(os.environ.get("TRACKER_STORE", "mlruns")).resolve()
+
+
+def _expected_type(key: str) -> type:
+    t = _TYPES[key]
+    return int if t == Optional[int] else t
+
+
+def _check_type(key: str, value: Any) -> Any:
+    t = _expected_type(key)
+    if value is None and _TYPES[key] == Optional[int]:
+        return None
+    if t is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if t is bool and not isinstance(value, bool) or t is not bool and isinstance(value, bool):
+        raise ConfigError(f"config key '{key}': expected {t.__name__}, got {value!r}")
+    if not isinstance(value, t):
+        raise ConfigError(f"config key '{key}': expected {t.__name__}, got {value!r}")
+    return value
+
+
+def _choice(cfg: RunConfig, key: str, allowed: tuple[str, ...]) -> None:
+    if getattr(cfg, key) not in allowed:
+        raise ConfigError(
+            f"config key '{key}': unknown value {getattr(cfg, key)!r}; expected one of {', '.join(allowed)}")
+
+
+def validate(cfg: RunConfig) -> None:
+    for key in FIELDS:
+        object.__setattr__(cfg, key, _check_type(key, getattr(cfg, key)))
+    for key, allowed in (("dataset", DATASETS), ("arch", ARCHS), ("norm", NORMS),
+                         ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
+                         ("augment", AUGMENTS), ("device", DEVICES), ("precision", PRECISIONS)):
+        _choice(cfg, key, allowed)
+    for key in ("epochs", "batch_size", "groups", "step_size"):
+        if getattr(cfg, key) <= 0:
+            raise ConfigError(f"config key '{key}': must be a positive integer, got {getattr(cfg, key)}")
+    if not cfg.lr > 0:
+        raise ConfigError(f"config key 'lr': must be positive, got {cfg.lr}")
+    for key in ("momentum", "weight_decay", "train_limit", "test_limit"):
+        if getattr(cfg, key) < 0:
+            raise ConfigError(f"config key '{key}': must be >= 0, got {getattr(cfg, key)}")
+    if not 0 <= cfg.dropout < 1:
+        raise ConfigError(f"config key 'dropout': must be in [0, 1), got {cfg.dropout}")
+    if cfg.max_params is not None and cfg.max_params <= 0:
+        raise ConfigError(f"config key 'max_params': must be a positive integer, got {cfg.max_params}")
+    if cfg.arch == "fashion-v1-5-5-bn" and cfg.norm != "batch":
+        raise ConfigError("config key 'norm': arch fashion-v1-5-5-bn is the batch-norm version; "
+                          "use arch fashion-v1-5-5 for other norms")
+    if cfg.pretrained and cfg.arch != "resnet18":
+        raise ConfigError(f"config key 'pretrained': only arch resnet18 has pretrained weights, not {cfg.arch}")
+    for key in ("experiment", "run_name"):
+        value = getattr(cfg, key)
+        if any(c in value for c in "/\\:") or len(value) > 250 or (key == "experiment" and not value.strip()):
+            raise ConfigError(f"config key '{key}': invalid name {value!r}; "
+                              "use 1-250 characters without '/', '\\' or ':'")
+
+
+def parse_value(key: str, text: str) -> Any:
+    """Parse a --set value as TOML, falling back to a bare string (norm=group)."""
+    if key not in FIELDS:
+        raise ConfigError(f"unknown config key '{key}'; known keys: {', '.join(FIELDS)}")
+    if text.lower() in ("none", "null") and _TYPES[key] == Optional[int]:
+        return None
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_overrides(items: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        out[key] = parse_value(key, text.strip())
+    return out
+
+
+def read_toml(path: str | os.PathLike) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {str(p)!r} not found")
+    try:
+        return tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {str(p)!r}: malformed TOML: {e}") from None
+
+
+def split_grid(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list]]:
+    """A sweep file: the [grid] table holds lists; everything else is the base config."""
+    raw = dict(raw)
+    grid = raw.pop("grid", {}) or {}
+    if not isinstance(grid, dict):
+        raise ConfigError("config key 'grid': expected a table of lists")
+    for key, values in grid.items():
+        if key not in FIELDS:
+            raise ConfigError(f"grid key '{key}' is not a config field; known keys: {', '.join(FIELDS)}")
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"grid key '{key}': expected a non-empty list, got {values!r}")
+    return raw, grid
+
+
+def make_config(values: dict[str, Any]) -> RunConfig:
+    for key in values:
+        if key not in FIELDS:
+            raise ConfigError(f"unknown config key '{key}'; known keys: {', '.join(FIELDS)}")
+    if "data_dir" not in values and os.environ.get("TRACKER_DATA_DIR"):
+        values = {**values, "data_dir": os.environ["TRACKER_DATA_DIR"]}
+    return RunConfig(**values)
+
+
+def load_config(path: str | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """The base config of PATH (grid ignored) with overrides applied."""
+    base = split_grid(read_toml(path))[0] if path else {}
+    return make_config({**base, **(overrides or {})})

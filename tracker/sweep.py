@@ -1,0 +1,114 @@
+"""A sweep: the grid of a config file as child runs under one parent run.
+
+    tracker sweep experiments/mnist-norms.toml --dry-run
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import RunConfig, make_config, parse_overrides, read_toml, split_grid
+
+
+@dataclass(frozen=True)
+class Point:
+    values: dict[str, Any]  # grid key -> value
+    cfg: RunConfig
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str  # the sweep's id: file stem + a hash of base and grid
+    grid: dict[str, list]
+    points: list[Point]
+    base: dict[str, Any]
+
+    @property
+    def grid_keys(self) -> list[str]:
+        return list(self.grid)
+
+
+def plan(path: str, sets: tuple[str, ...] = (), extra: dict | None = None) -> Plan:
+    """Every grid point as a validated config, before anything runs."""
+    base, grid = split_grid(read_toml(path))
+    base = {**base, **(extra or {}), **parse_overrides(sets)}
+    for key in grid:
+        base.pop(key, None)  # a grid key in the base is overridden by the grid
+    points = []
+    for combo in itertools.product(*grid.values()):
+        values = dict(zip(grid, combo))
+        cfg = make_config({**base, **values})
+        extra_keys = [k for k in values if k not in ("dataset", "arch", "norm", "seed")]
+        if not base.get("run_name") and extra_keys:  # names stay unique within the sweep
+            suffix = "".join(f"-{k}{values[k]}" for k in extra_keys)
+            cfg = make_config({**base, **values, "run_name": cfg.name + suffix})
+        points.append(Point(values, cfg))
+    digest = hashlib.sha1(json.dumps([base, grid], sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return Plan(f"{Path(path).stem}-{digest}", grid, points, base)
+
+
+def child_tags(p: Plan, point: Point, parent_id: str) -> dict[str, str]:
+    return {"mlflow.parentRunId": parent_id, "tracker.sweep": p.name,
+            "tracker.grid_keys": ",".join(p.grid_keys),
+            **{f"tracker.grid.{k}": str(v) for k, v in point.values.items()}}
+
+
+def _threads_for(workers: int) -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // workers)
+
+
+def _child(cfg: RunConfig, config_file: str, tags: dict, threads: int | None) -> str:
+    from . import job
+
+    if threads:
+        import torch
+        torch.set_num_threads(threads)
+    return job.run(cfg, config_file, tags=tags)
+
+
+def execute(p: Plan, config_file: str, workers: int = 1,
+            echo: Callable[[str], None] = print) -> tuple[str, dict[str, int]]:
+    """Run the children that have not FINISHED yet; returns (parent id, counts by outcome)."""
+    from . import tracking
+
+    parent_id, done = tracking.sweep_state(p.name, p.points[0].cfg.experiment, p.grid, config_file)
+    todo = [pt for pt in p.points if pt.cfg.name not in done]
+    counts = {"skipped": len(p.points) - len(todo), "finished": 0, "failed": 0}
+    echo(f"sweep {p.name}: {len(p.points)} runs, {counts['skipped']} already FINISHED, "
+         f"{len(todo)} to run (parent run {parent_id})")
+    jobs = [(pt.cfg, config_file, child_tags(p, pt, parent_id)) for pt in todo]
+    try:
+        if workers <= 1:
+            for i, args in enumerate(jobs, 1):
+                echo(f"[run {i} of {len(jobs)}] {args[0].name}")
+                counts[_outcome(lambda: _child(*args, None), echo)] += 1
+        else:
+            import multiprocessing as mp
+
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+                futures = {pool.submit(_child, *args, _threads_for(workers)): args[0].name for args in jobs}
+                for i, fut in enumerate(as_completed(futures), 1):
+                    echo(f"[run {i} of {len(jobs)} done] {futures[fut]}")
+                    counts[_outcome(fut.result, echo)] += 1
+    finally:
+        tracking.end_sweep(parent_id, ok=counts["failed"] == 0 and
+                           counts["finished"] + counts["skipped"] == len(p.points))
+    return parent_id, counts
+
+
+def _outcome(fn, echo) -> str:
+    from .config import UserError
+
+    try:
+        fn()
+        return "finished"
+    except (UserError, FloatingPointError) as e:
+        echo(f"  failed: {e}")
+        return "failed"

@@ -1,0 +1,242 @@
+"""The one module that talks to MLflow: experiments, runs, batched logging, model logging.
+
+    MLFLOW_TRACKING_URI=sqlite:///mlruns/mlflow.db tracker runs --experiment tracker
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from typing import Any, Iterable
+
+from .config import UserError, store_root
+
+# a hung server must not hang a run: bounded per-request time and retries (seconds)
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+
+import mlflow  # noqa: E402
+from mlflow.entities import Metric, Param, RunTag, ViewType  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+KIND_TAG = "mlflow.experimentKind"
+KIND = "custom_model_development"  # opens the UI's model-training view
+MAX_BATCH_PARAMS = 100
+UI_VIEW = "?workflowType=machine_learning"
+
+
+class TrackingError(UserError):
+    """The tracking store cannot be used; one line for the user."""
+
+
+def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI when set, else the embedded store: ./mlruns/mlflow.db (SQLite)."""
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    root = store_root()
+    root.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{root / 'mlflow.db'}"
+
+
+def is_local(uri: str) -> bool:
+    return not uri.startswith(("http://", "https://", "databricks"))
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    if is_local(uri):
+        return
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout):
+            pass
+    except urllib.error.HTTPError:
+        return  # it answered; auth or routing is the server's business
+    except (OSError, ValueError) as e:
+        raise TrackingError(f"tracking server {redact(uri)} is unreachable ({e.__class__.__name__}); "
+                            f"start it (tracker server) or unset MLFLOW_TRACKING_URI") from None
+
+
+def redact(uri: str) -> str:
+    """Drop a password from user:password@host."""
+    scheme, sep, rest = uri.partition("://")
+    if sep and "@" in rest.split("/")[0]:
+        creds, _, host = rest.partition("@")
+        return f"{scheme}://{creds.split(':')[0]}:***@{host}"
+    return uri
+
+
+def client() -> MlflowClient:
+    uri = tracking_uri()
+    check_reachable(uri)
+    return MlflowClient(tracking_uri=uri)
+
+
+def ensure_experiment(c: MlflowClient, name: str) -> str:
+    exp = c.get_experiment_by_name(name)
+    if exp is None:
+        location = None
+        if is_local(c.tracking_uri):
+            location = (store_root() / "artifacts").as_uri()
+        try:
+            return c.create_experiment(name, artifact_location=location, tags={KIND_TAG: KIND})
+        except MlflowException as e:
+            if c.get_experiment_by_name(name) is None:  # not a race with a parallel run
+                raise TrackingError(f"experiment {name!r}: {e.message.splitlines()[0]}") from None
+            exp = c.get_experiment_by_name(name)
+    if exp.lifecycle_stage == "deleted":
+        raise TrackingError(f"experiment {name!r} is deleted; restore it or pick another name")
+    if exp.tags.get(KIND_TAG) != KIND:
+        c.set_experiment_tag(exp.experiment_id, KIND_TAG, KIND)
+    return exp.experiment_id
+
+
+class Run:
+    """A live run. Every call is timed, so tracking overhead can be reported."""
+
+    def __init__(self, c: MlflowClient, run_id: str, experiment_id: str):
+        self.client, self.run_id, self.experiment_id = c, run_id, experiment_id
+        self.seconds = 0.0
+
+    def _timed(self, fn, *args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - t
+
+    def log_params(self, params: dict[str, Any], tags: dict[str, str] | None = None) -> None:
+        items = [Param(k, str(v)) for k, v in params.items()]
+        tag_items = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
+        for i in range(0, max(len(items), 1), MAX_BATCH_PARAMS):
+            self._timed(self.client.log_batch, self.run_id, params=items[i:i + MAX_BATCH_PARAMS],
+                        tags=tag_items if i == 0 else [])
+
+    def log_metrics(self, step: int, metrics: dict[str, float]) -> None:
+        """All of one epoch's metrics in one call."""
+        ts = int(time.time() * 1000)
+        batch = [Metric(k, float(v), ts, step) for k, v in metrics.items()]
+        self._timed(self.client.log_batch, self.run_id, metrics=batch)
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        self._timed(self.client.log_batch, self.run_id,
+                    tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
+        self._timed(self.client.log_artifact, self.run_id, str(path), artifact_path)
+
+    def log_text(self, text: str, name: str) -> None:
+        self._timed(self.client.log_text, self.run_id, text, name)
+
+    def log_figure(self, figure, name: str) -> None:
+        self._timed(self.client.log_figure, self.run_id, figure, name)
+
+    def end(self, status: str, error: str | None = None) -> None:
+        if error:
+            self.set_tags({"tracker.error": error[:5000]})
+        self._timed(self.client.set_terminated, self.run_id, status)
+
+    def finish_with_model(self, model, example) -> None:
+        """Log the model with MLflow's own flavor (pt2, loadable without tracker), then FINISH."""
+        self._timed(self._log_model, model, example)
+
+    def _log_model(self, model, example) -> None:
+        import torch
+        from mlflow.models import infer_signature
+
+        mlflow.set_tracking_uri(self.client.tracking_uri)
+        with torch.no_grad():
+            out = model(torch.as_tensor(example)).numpy()
+        mlflow.start_run(run_id=self.run_id)
+        try:
+            mlflow.pytorch.log_model(model, name="model", input_example=example,
+                                     signature=infer_signature(example, out),
+                                     serialization_format="pt2")
+        except BaseException:
+            mlflow.end_run("FAILED")
+            raise
+        mlflow.end_run("FINISHED")
+
+
+def start_run(experiment: str, run_name: str, tags: dict[str, str]) -> Run:
+    c = client()
+    exp_id = ensure_experiment(c, experiment)
+    run = c.create_run(exp_id, run_name=run_name, tags=tags)
+    return Run(c, run.info.run_id, exp_id)
+
+
+def search_runs(experiment: str, filter_string: str = "", max_results: int = 50000) -> list:
+    c = client()
+    exp = c.get_experiment_by_name(experiment)
+    if exp is None:
+        raise TrackingError(f"experiment {experiment!r} not found at {redact(c.tracking_uri)}")
+    return list(c.search_runs([exp.experiment_id], filter_string=filter_string,
+                              run_view_type=ViewType.ACTIVE_ONLY, max_results=max_results))
+
+
+def histories(run_ids: Iterable[str], keys: Iterable[str]) -> dict[str, dict[str, list[float]]]:
+    """Per run, each metric's values in step order."""
+    c = client()
+    return {rid: {k: [m.value for m in sorted(c.get_metric_history(rid, k), key=lambda m: m.step)]
+                  for k in keys} for rid in run_ids}
+
+
+def get_run(run_id: str):
+    c = client()
+    try:
+        return c.get_run(run_id)
+    except MlflowException:
+        raise TrackingError(f"run {run_id!r} not found at {redact(c.tracking_uri)}") from None
+
+
+def list_artifacts(run_id: str, path: str | None = None) -> list[str]:
+    """Artifact paths of a run, folders expanded."""
+    c = client()
+    out = []
+    for a in c.list_artifacts(run_id, path):
+        out += list_artifacts(run_id, a.path) if a.is_dir else [a.path]
+    return out
+
+
+def records(experiment: str, filter_string: str = "") -> list:
+    """Runs as plain compare.Record rows, from one search_runs query."""
+    from .compare import Record
+
+    return [Record(r.info.run_id, r.info.run_name, r.info.status, dict(r.data.params),
+                   dict(r.data.metrics)) for r in search_runs(experiment, filter_string)
+            if r.data.tags.get("tracker.kind") != "sweep"]
+
+
+def sweep_state(sweep: str, experiment: str, grid: dict, config_file: str) -> tuple[str, set[str]]:
+    """The sweep's parent run (found by its tag, or made) and its FINISHED children's names."""
+    c = client()
+    exp_id = ensure_experiment(c, experiment)
+    found = c.search_runs([exp_id], f"tags.`tracker.sweep` = '{sweep}'", max_results=50000)
+    parents = [r for r in found if r.data.tags.get("tracker.kind") == "sweep"]
+    if parents:
+        parent_id = parents[0].info.run_id
+        c.update_run(parent_id, status="RUNNING")
+    else:
+        tags = {"tracker.kind": "sweep", "tracker.sweep": sweep, "tracker.grid_keys": ",".join(grid),
+                **{f"tracker.grid.{k}": json.dumps(v) for k, v in grid.items()}}
+        parent_id = c.create_run(exp_id, run_name=sweep, tags=tags).info.run_id
+        c.log_batch(parent_id, params=[Param(f"grid.{k}", json.dumps(v)) for k, v in grid.items()])
+        c.log_artifact(parent_id, config_file, "config")
+    done = {r.info.run_name for r in found
+            if r.data.tags.get("tracker.kind") == "train" and r.info.status == "FINISHED"}
+    return parent_id, done
+
+
+def end_sweep(parent_id: str, ok: bool) -> None:
+    client().set_terminated(parent_id, "FINISHED" if ok else "FAILED")
+
+
+def sweep_info(run_id: str) -> tuple[str, list[str]]:
+    """(experiment name, grid keys) of a sweep's parent run."""
+    run = get_run(run_id)
+    if run.data.tags.get("tracker.kind") != "sweep":
+        raise TrackingError(f"run {run_id!r} is not a sweep's parent run")
+    keys = [k for k in run.data.tags.get("tracker.grid_keys", "").split(",") if k]
+    return client().get_experiment(run.info.experiment_id).name, keys

@@ -1,0 +1,100 @@
+"""Plain training and evaluation loops: they take what they need and return metrics.
+
+    tracker train experiments/mnist-demo.toml --data-dir ../shared/datasets
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from .config import RunConfig
+from .data import Batches
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """cuda > mps > cpu, unless a device is named."""
+    if requested != "auto":
+        return torch.device(requested)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def set_threads() -> int:
+    """Follow the cores this process may use."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    torch.set_num_threads(n)
+    return n
+
+
+def make_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                           weight_decay=cfg.weight_decay)
+
+
+def make_scheduler(cfg: RunConfig, optimizer, steps_per_epoch: int):
+    """Returns (scheduler or None, steps per batch?)."""
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch), True
+    if cfg.schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, cfg.step_size, cfg.gamma), False
+    return None, False
+
+
+def _autocast(device: torch.device, precision: str):
+    enabled = precision == "bf16"
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def train_epoch(model, batches: Batches, optimizer, scheduler, per_batch: bool,
+                precision: str = "fp32", stop_on_nan: bool = True, desc: str = "") -> dict:
+    model.train()
+    device = batches.device
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    seen = 0
+    bar = tqdm(batches, desc=desc, leave=True, dynamic_ncols=True, mininterval=0.5,
+               disable=os.environ.get("TRACKER_PROGRESS", "1") == "0")
+    for i, (x, y) in enumerate(bar):
+        with _autocast(device, precision):
+            logits = model(x)
+            loss = nn.functional.cross_entropy(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None and per_batch:
+            scheduler.step()
+        loss_sum += loss.detach() * len(y)
+        correct += (logits.argmax(1) == y).sum()
+        seen += len(y)
+        if i % 20 == 0 or i == len(batches) - 1:  # a sync every 20 batches, not every batch
+            avg = loss_sum.item() / seen
+            if stop_on_nan and not math.isfinite(avg):
+                raise FloatingPointError(f"loss is {avg} at batch {i} ({desc}); "
+                                         "lower the learning rate or set stop_on_nan = false")
+            bar.set_postfix(loss=f"{avg:.4f}", acc=f"{correct.item() / seen:.2%}")
+    if scheduler is not None and not per_batch:
+        scheduler.step()
+    return {"train_loss": loss_sum.item() / seen, "train_acc": correct.item() / seen}
+
+
+@torch.no_grad()
+def evaluate(model, batches: Batches, precision: str = "fp32") -> dict:
+    model.eval()
+    loss_sum, correct, seen = 0.0, 0, 0
+    for x, y in batches:
+        with _autocast(batches.device, precision):
+            logits = model(x)
+        loss_sum += nn.functional.cross_entropy(logits.float(), y, reduction="sum").item()
+        correct += (logits.argmax(1) == y).sum().item()
+        seen += len(y)
+    return {"test_loss": loss_sum / seen, "test_acc": correct / seen}
