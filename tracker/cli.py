@@ -228,5 +228,100 @@ def show_cmd(run_id):
         click.echo(f"  {path}")
 
 
+@main.group("models")
+def models_grp():
+    """The model registry: register, list, show and alias models (models:/NAME@ALIAS)."""
+
+
+@models_grp.command("register")
+@click.argument("run_id", required=False)
+@click.option("--name", default=None, help="Registered model name. Default: DATASET-ARCH-NORM.")
+@click.option("--alias", default=None, help="Point this alias at the version. Default: none.")
+@click.option("--best", is_flag=True, help="Register the best FINISHED run of --experiment.")
+@click.option("--experiment", default=None, help="With --best: the experiment to search.")
+@click.option("--metric", default="test_acc_best", show_default=True, help="With --best: the metric to maximize.")
+@click.option("--by-condition", is_flag=True, help="With --best: the best run of each condition.")
+@click.option("--by", multiple=True, default=("norm",), show_default=True,
+              help="With --by-condition: the params that define a condition (repeatable).")
+def models_register(run_id, name, alias, best, experiment, metric, by_condition, by):
+    """Register RUN_ID's logged model, or the best run(s) of an experiment with --best."""
+    from . import registry
+
+    if best == bool(run_id) or (best and not experiment):
+        raise click.UsageError("give RUN_ID, or --best with --experiment NAME")
+    run_ids = registry.best_runs(experiment, metric, list(by) if by_condition else []) if best else [run_id]
+    if len(run_ids) > 1 and name:
+        raise click.UsageError("--name names one model; with several conditions leave it out")
+    for rid in run_ids:
+        reg = registry.register(rid, name, alias)
+        state = "registered" if reg.created else "already registered as"
+        click.echo(f"run {rid} {state} models:/{reg.name}/{reg.version}"
+                   + (f" (alias {alias}: models:/{reg.name}@{alias})" if alias else ""))
+
+
+@models_grp.command("list")
+def models_list():
+    """Registered models: latest version, aliases, and the source run's best test accuracy."""
+    from . import registry
+
+    rows = [("name", "latest", "aliases", "test best %")]
+    for m in registry.listing():
+        acc = f"{float(m['test_acc_best']) * 100:.2f}" if m["test_acc_best"] else ""
+        rows.append((m["name"], m["latest"], m["aliases"], acc))
+    widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
+    for r in rows:
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+@models_grp.command("show")
+@click.argument("ref", metavar="NAME[@ALIAS|/VERSION]")
+def models_show(ref):
+    """One version: source run, metrics, params count, signature, creation time."""
+    import datetime
+
+    from . import registry
+
+    d = registry.describe(ref)
+    d["created"] = datetime.datetime.fromtimestamp(d["created"] / 1000, datetime.timezone.utc).isoformat()
+    for k, v in d.items():
+        click.echo(f"{k}: {v}")
+
+
+@models_grp.command("alias")
+@click.argument("name")
+@click.argument("version_or_alias")
+@click.argument("alias", required=False)
+@click.option("--delete", is_flag=True, help="Delete the alias NAME ALIAS instead.")
+def models_alias(name, version_or_alias, alias, delete):
+    """Set an alias (NAME VERSION ALIAS), or delete one (--delete NAME ALIAS)."""
+    from . import registry
+
+    if delete:
+        registry.delete_alias(name, version_or_alias)
+        click.echo(f"deleted alias {version_or_alias} of {name}")
+    else:
+        if not alias:
+            raise click.UsageError("give NAME VERSION ALIAS")
+        registry.set_alias(name, version_or_alias, alias)
+        click.echo(f"models:/{name}@{alias} -> version {version_or_alias}")
+
+
+@main.command("evaluate")
+@click.argument("model_uri")
+@click.option("--dataset", required=True, type=click.Choice(["mnist", "fashion_mnist", "cifar10"]))
+@data_opt
+@click.option("--no-download", is_flag=True, help="Fail instead of downloading a missing dataset.")
+@click.option("--allow-pickle", is_flag=True, help="Allow loading a pickle-format model (runs code). Default: off.")
+@click.option("--experiment", default="evaluations", show_default=True, help="Experiment of the evaluation run.")
+def evaluate_cmd(model_uri, dataset, data_dir, no_download, allow_pickle, experiment):
+    """Evaluate MODEL_URI (models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/model) on a test split."""
+    from . import evaluate
+
+    r = evaluate.evaluate_uri(model_uri, dataset, data_dir or "data", not no_download, allow_pickle, experiment)
+    click.echo(f"{model_uri} on {dataset} test ({r.n} images): accuracy {r.accuracy:.4%}, loss {r.loss:.4f}")
+    click.echo("per class: " + ", ".join(f"{i}: {a:.2%}" for i, a in enumerate(r.per_class)))
+    click.echo(f"evaluation run {r.run_id} (confusion_matrix.png, misclassified.png)")
+
+
 if __name__ == "__main__":
     main()

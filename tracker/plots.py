@@ -43,3 +43,34 @@ def condition_curves(series: dict[str, list[dict[str, list[float]]]]):
         ax.legend()
     fig.tight_layout()
     return fig
+
+
+def confusion(matrix, classes: tuple[str, ...]):
+    fig, ax = plt.subplots(figsize=(7, 6))
+    im = ax.imshow(matrix, cmap="Blues")
+    ax.set(xticks=range(len(classes)), yticks=range(len(classes)), xlabel="predicted",
+           ylabel="true", title="confusion matrix")
+    ax.set_xticklabels(classes, rotation=45, ha="right")
+    ax.set_yticklabels(classes)
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(j, i, int(matrix[i][j]), ha="center", va="center", fontsize=7,
+                    color="white" if matrix[i][j] > matrix.max() / 2 else "black")
+    fig.colorbar(im)
+    fig.tight_layout()
+    return fig
+
+
+def gallery(images, predicted, true, classes: tuple[str, ...], cols: int = 5):
+    """Misclassified images with predicted and true labels (seed 002), uint8 N x C x H x W."""
+    n = len(images)
+    rows = max(1, -(-n // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2 * cols, 2.3 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, img, p, t in zip(axes.flat, images, predicted, true):
+        img = img.permute(1, 2, 0).numpy()
+        ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray")
+        ax.set_title(f"pred {classes[p]}\ntrue {classes[t]}", fontsize=8, color="crimson")
+    fig.tight_layout()
+    return fig

@@ -49,7 +49,9 @@ def plan(path: str, sets: tuple[str, ...] = (), extra: dict | None = None) -> Pl
             suffix = "".join(f"-{k}{values[k]}" for k in extra_keys)
             cfg = make_config({**base, **values, "run_name": cfg.name + suffix})
         points.append(Point(values, cfg))
-    digest = hashlib.sha1(json.dumps([base, grid], sort_keys=True, default=str).encode()).hexdigest()[:8]
+    # where the data lives does not change what a run computes
+    ident = {k: v for k, v in base.items() if k not in ("data_dir", "download")}
+    digest = hashlib.sha1(json.dumps([ident, grid], sort_keys=True, default=str).encode()).hexdigest()[:8]
     return Plan(f"{Path(path).stem}-{digest}", grid, points, base)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 import urllib.error
 import urllib.request
 from typing import Any, Iterable
@@ -240,3 +241,32 @@ def sweep_info(run_id: str) -> tuple[str, list[str]]:
         raise TrackingError(f"run {run_id!r} is not a sweep's parent run")
     keys = [k for k in run.data.tags.get("tracker.grid_keys", "").split(",") if k]
     return client().get_experiment(run.info.experiment_id).name, keys
+
+
+def model_signature(uri: str) -> str:
+    try:
+        info = mlflow.models.get_model_info(uri)
+    except MlflowException as e:
+        raise TrackingError(f"model {uri}: {e.message.splitlines()[0]}") from None
+    sig = info.signature
+    return "" if sig is None else f"inputs {sig.inputs.to_json()} -> outputs {sig.outputs.to_json()}"
+
+
+def load_model(uri: str, allow_pickle: bool = False):
+    """A logged PyTorch model through MLflow; pickle-format models need allow_pickle."""
+    mlflow.set_tracking_uri(tracking_uri())
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+        info = mlflow.models.get_model_info(str(local))
+    except (MlflowException, OSError) as e:
+        msg = e.message if isinstance(e, MlflowException) else str(e)
+        raise TrackingError(f"model {uri} not found: {msg.splitlines()[0][:200]}") from None
+    data = info.flavors.get("pytorch", {}).get("model_data")
+    if not data:
+        raise TrackingError(f"model {uri} is not a PyTorch model")
+    if not (local / data / "model.pt2").exists():
+        if not allow_pickle:
+            raise TrackingError(f"model {uri} is stored with pickle, which can run code when loaded; "
+                                "pass --allow-pickle if you trust its source")
+        return mlflow.pytorch.load_model(str(local), weights_only=False)
+    return mlflow.pytorch.load_model(str(local))
