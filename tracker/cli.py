@@ -184,15 +184,42 @@ def compare_cmd(experiment, sweep_id, filter_string, by, fmt, output, plot):
     _compare(experiment, sweep_id, filter_string, by, fmt, output, plot)
 
 
+@main.command("resume")
+@click.argument("run_id")
+@set_opt
+@data_opt
+def resume_cmd(run_id, sets, data_dir):
+    """Continue RUN_ID from its last checkpoint, in the same MLflow run (model, optimizer,
+    scheduler, epoch and every RNG state restored). Only data_dir, download and device may change."""
+    from . import job
+    from .config import parse_overrides
+
+    overrides = parse_overrides(sets)
+    if data_dir:
+        overrides["data_dir"] = data_dir
+    job.resume(run_id, overrides)
+    click.echo(f"run {run_id} FINISHED (resumed)")
+
+
 @main.command("runs")
 @click.option("--experiment", default="tracker", show_default=True, help="Experiment to list.")
 @click.option("--filter", "filter_string", default="", help="MLflow filter string. Default: none.")
-def runs_cmd(experiment, filter_string):
+@click.option("--stale", is_flag=True, help="Only RUNNING runs that are no longer alive.")
+@click.option("--older-than", default=900.0, show_default=True,
+              help="With --stale: seconds without a heartbeat for runs of other hosts.")
+@click.option("--mark-killed", is_flag=True, help="With --stale: mark them KILLED (then resume them).")
+def runs_cmd(experiment, filter_string, stale, older_than, mark_killed):
     """List an experiment's runs: name, status, key params, best test accuracy, duration."""
     from . import tracking
 
+    found = tracking.stale_runs(experiment, older_than) if stale else tracking.search_runs(experiment, filter_string)
+    if stale and mark_killed:
+        for r in found:
+            tracking.mark_killed(r.info.run_id, "stale: its process is gone (tracker runs --stale)")
+        click.echo(f"marked {len(found)} stale run(s) KILLED; resume with tracker resume RUN_ID", err=True)
+        found = [tracking.get_run(r.info.run_id) for r in found]
     rows = [("run id", "name", "status", "norm", "seed", "epochs", "test best %", "duration")]
-    for r in tracking.search_runs(experiment, filter_string):
+    for r in found:
         best = r.data.metrics.get("test_acc_best")
         secs = ((r.info.end_time or r.info.start_time) - r.info.start_time) / 1000
         p = r.data.params

@@ -10,6 +10,7 @@ import random
 import signal
 import subprocess
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -92,10 +93,38 @@ def summary_text(cfg: RunConfig, model: torch.nn.Module) -> str:
     return str(stats)
 
 
-def _on_signal(signum, frame):
-    # a second Ctrl-C while we are already stopping exits at once; checkpoints stay atomic
-    signal.signal(signum, signal.SIG_DFL)
-    raise Interrupted(signum)
+class SignalGuard:
+    """SIGTERM/SIGINT raise Interrupted, except inside `critical()` (checkpoint + metrics of an
+    epoch), where the first signal waits for the section to end. A second signal raises at
+    once; checkpoints stay whole because they are written atomically."""
+
+    def __init__(self):
+        self.pending: int | None = None
+        self.deferring = False
+
+    def __enter__(self):
+        self.old = {s: signal.signal(s, self._handle) for s in (signal.SIGTERM, signal.SIGINT)}
+        return self
+
+    def __exit__(self, *exc):
+        for s, handler in self.old.items():
+            signal.signal(s, handler)
+
+    def _handle(self, signum, frame):
+        if self.deferring and self.pending is None:
+            self.pending = signum
+            return
+        raise Interrupted(signum)
+
+    @contextmanager
+    def critical(self):
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
+        if self.pending is not None:
+            raise Interrupted(self.pending)
 
 
 def run(cfg: RunConfig, config_file: str | None = None, tags: dict | None = None) -> str:
@@ -103,30 +132,88 @@ def run(cfg: RunConfig, config_file: str | None = None, tags: dict | None = None
     from . import tracking
 
     p = prepare(cfg)
-    started = time.perf_counter()
     run = tracking.start_run(cfg.experiment, cfg.name, {
         "mlflow.source.git.commit": p.params["git_commit"], "tracker.kind": "train", **(tags or {})})
-    old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
+
+    def setup():
         run.log_params(p.params)
         run.log_text(summary_text(cfg, p.model), "summary.txt")
         run.log_text(json.dumps(dataclasses.asdict(cfg), indent=2), "config/resolved.json")
         if config_file:
             run.log_artifact(config_file, "config")
-        _fit(p, run)
-        run.set_tags({"tracker.tracking_s": f"{run.seconds:.3f}",
-                      "tracker.wall_s": f"{time.perf_counter() - started:.3f}"})
-        example = _example(p)
-        run.finish_with_model(p.model.cpu().to(memory_format=torch.contiguous_format).eval(), example)
-    except Interrupted as e:
-        run.end("KILLED", f"stopped by {e}")
-        raise
-    except BaseException as e:
-        run.end("FAILED", f"{e.__class__.__name__}: {e}")
-        raise
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
+
+    return _train_into(p, run, setup, None)
+
+
+def resume(run_id: str, overrides: dict | None = None) -> str:
+    """Continue RUN_ID from its last checkpoint, in the same MLflow run."""
+    from . import tracking
+
+    info = tracking.get_run(run_id)
+    if info.info.status == "FINISHED":
+        raise ConfigError(f"run {run_id} already FINISHED; there is nothing to resume")
+    if tracking.is_live(info):
+        raise ConfigError(f"run {run_id} is still running (pid {info.data.tags.get('tracker.pid')}); "
+                          "stop it first")
+    state = _checkpoint_of(run_id)
+    cfg = _recorded_config(info, state, overrides or {})
+    p = prepare(cfg)
+    run = tracking.attach_run(run_id)
+    if state is None:  # killed before its first checkpoint: start over, in the same run
+        return _train_into(p, run, lambda: run.log_params(p.params), None)
+    return _train_into(p, run, lambda: None, state)
+
+
+def _checkpoint_of(run_id: str) -> dict | None:
+    from . import tracking
+
+    local = store_root() / "checkpoints" / run_id / "last.pt"
+    if not local.exists() and not tracking.fetch_artifact(run_id, "checkpoints/last.pt", local.parent):
+        return None
+    return checkpoint.load(local)
+
+
+RELOCATABLE = ("data_dir", "download", "device")  # where and on what a run executes
+
+
+def _recorded_config(info, state: dict | None, overrides: dict) -> RunConfig:
+    from .config import FIELDS, make_config, parse_value
+
+    recorded = info.data.params
+    values = dict(state["config"]) if state else {
+        k: parse_value(k, recorded[k]) if recorded[k] != "" else None
+        for k in FIELDS if k in recorded}
+    for key, value in overrides.items():
+        if key not in RELOCATABLE and values.get(key) != value:
+            raise ConfigError(f"config key '{key}': run {info.info.run_id} recorded "
+                              f"{values.get(key)!r}; a resumed run keeps its config "
+                              f"(only {', '.join(RELOCATABLE)} may change)")
+    cfg = make_config({**values, **overrides})
+    drift = [k for k, v in cfg.as_params().items()
+             if k not in RELOCATABLE and k in recorded and recorded[k] != v]
+    if drift:
+        raise ConfigError(f"config key '{drift[0]}': the checkpoint does not match what run "
+                          f"{info.info.run_id} recorded; it cannot be resumed")
+    return cfg
+
+
+def _train_into(p: Prepared, run, setup, state: dict | None) -> str:
+    """The run's lifetime: FINISHED only when training and model logging succeeded."""
+    started = time.perf_counter()
+    with SignalGuard() as guard:
+        try:
+            setup()
+            _fit(p, run, guard, state)
+            run.set_tags({"tracker.tracking_s": f"{run.seconds:.3f}",
+                          "tracker.wall_s": f"{time.perf_counter() - started:.3f}"})
+            run.finish_with_model(p.model.cpu().to(memory_format=torch.contiguous_format).eval(),
+                                  _example(p))
+        except Interrupted as e:
+            run.end("KILLED", f"stopped by {e}")
+            raise
+        except BaseException as e:
+            run.end("FAILED", f"{e.__class__.__name__}: {e}")
+            raise
     return run.run_id
 
 
@@ -135,7 +222,29 @@ def _example(p: Prepared) -> np.ndarray:
     return batch.contiguous().numpy().astype(np.float32)
 
 
-def _fit(p: Prepared, run) -> None:
+def _rng_state(train: Batches) -> dict:
+    return {"torch": torch.get_rng_state(), "data": train.generator.get_state(),
+            "numpy": [int(v) for v in np.random.get_state()[1]] + [int(np.random.get_state()[2])],
+            "python": list(random.getstate()[1])}
+
+
+def _restore_rng(rng: dict, train: Batches) -> None:
+    torch.set_rng_state(rng["torch"])
+    train.generator.set_state(rng["data"])
+    np.random.set_state(("MT19937", np.array(rng["numpy"][:-1], dtype=np.uint32), rng["numpy"][-1]))
+    random.setstate((3, tuple(rng["python"]), None))
+
+
+def _epoch_summary(history: dict, epoch: int) -> dict:
+    """What an epoch logs, derived from the history alone (so it can be replayed)."""
+    i = epoch - 1
+    return {**{k: history[k][i] for k in METRICS},
+            "test_acc_best": max(history["test_acc"][:epoch]),
+            "train_acc_best": max(history["train_acc"][:epoch]),
+            "epoch_time_mean_s": sum(history["epoch_time_s"][:epoch]) / epoch}
+
+
+def _fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> None:
     cfg, device = p.cfg, p.device
     channels_last = device.type == "cpu"  # measured faster on CPU for every norm (benchmarks/)
     model = p.model.to(device)
@@ -148,31 +257,38 @@ def _fit(p: Prepared, run) -> None:
     scheduler, per_batch = make_scheduler(cfg, optimizer, len(train))
     ckpt_dir = store_root() / "checkpoints" / run.run_id
     history: dict[str, list[float]] = {k: [] for k in METRICS}
-    best, best_train = -1.0, -1.0
-    for epoch in range(1, cfg.epochs + 1):
+    start = 1
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        _restore_rng(state["rng"], train)
+        history, start = state["history"], state["epoch"] + 1
+        logged = run.logged_steps("test_acc")
+        for epoch in range(1, start):  # steps a hard kill left unlogged
+            if epoch not in logged:
+                run.log_metrics(epoch, _epoch_summary(history, epoch))
+    for epoch in range(start, cfg.epochs + 1):
         t0 = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         metrics = train_epoch(model, train, optimizer, scheduler, per_batch, cfg.precision,
                               cfg.stop_on_nan, desc=f"{cfg.name} epoch {epoch}/{cfg.epochs}")
         metrics.update(evaluate(model, test, cfg.precision))
         metrics.update(lr=lr, epoch_time_s=time.perf_counter() - t0)
-        improved = metrics["test_acc"] > best
-        best = max(best, metrics["test_acc"])
-        best_train = max(best_train, metrics["train_acc"])
+        improved = not history["test_acc"] or metrics["test_acc"] > max(history["test_acc"])
         for k in METRICS:
             history[k].append(metrics[k])
-        state = {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict() if scheduler else {}, "best": best,
-                 "history": history, "config": dataclasses.asdict(cfg),
-                 "rng": {"torch": torch.get_rng_state(), "data": train.generator.get_state()}}
-        last = checkpoint.save_atomic(state, ckpt_dir / "last.pt")
-        run.log_metrics(epoch, {**metrics, "test_acc_best": best, "train_acc_best": best_train,
-                                "epoch_time_mean_s": sum(history["epoch_time_s"]) / epoch})
-        run.log_artifact(last, "checkpoints")
-        if improved:
-            run.log_artifact(checkpoint.save_atomic(state, ckpt_dir / "best.pt"), "checkpoints")
+        with guard.critical():  # a signal here waits until the epoch is saved and logged
+            state = {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict() if scheduler else {},
+                     "history": history, "config": dataclasses.asdict(cfg), "rng": _rng_state(train)}
+            last = checkpoint.save_atomic(state, ckpt_dir / "last.pt")
+            run.log_metrics(epoch, _epoch_summary(history, epoch), heartbeat=True)
+            run.log_artifact(last, "checkpoints")
+            if improved:
+                run.log_artifact(checkpoint.save_atomic(state, ckpt_dir / "best.pt"), "checkpoints")
         print(f"epoch {epoch}/{cfg.epochs}: train_loss {metrics['train_loss']:.4f} "
               f"train_acc {metrics['train_acc']:.2%} test_loss {metrics['test_loss']:.4f} "
               f"test_acc {metrics['test_acc']:.2%} ({metrics['epoch_time_s']:.1f}s)", flush=True)
-    fig = plots.curves(history, cfg.name)
-    run.log_figure(fig, "curves.png")
+    run.log_figure(plots.curves(history, cfg.name), "curves.png")

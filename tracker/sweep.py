@@ -66,12 +66,15 @@ def _threads_for(workers: int) -> int:
     return max(1, cores // workers)
 
 
-def _child(cfg: RunConfig, config_file: str, tags: dict, threads: int | None) -> str:
+def _child(cfg: RunConfig, config_file: str, tags: dict, threads: int | None,
+           resume_id: str | None = None) -> str:
     from . import job
 
     if threads:
         import torch
         torch.set_num_threads(threads)
+    if resume_id:
+        return job.resume(resume_id, {"data_dir": cfg.data_dir, "download": cfg.download})
     return job.run(cfg, config_file, tags=tags)
 
 
@@ -80,22 +83,25 @@ def execute(p: Plan, config_file: str, workers: int = 1,
     """Run the children that have not FINISHED yet; returns (parent id, counts by outcome)."""
     from . import tracking
 
-    parent_id, done = tracking.sweep_state(p.name, p.points[0].cfg.experiment, p.grid, config_file)
+    parent_id, done, killed = tracking.sweep_state(p.name, p.points[0].cfg.experiment, p.grid, config_file)
     todo = [pt for pt in p.points if pt.cfg.name not in done]
     counts = {"skipped": len(p.points) - len(todo), "finished": 0, "failed": 0}
+    resumed = sum(pt.cfg.name in killed for pt in todo)
     echo(f"sweep {p.name}: {len(p.points)} runs, {counts['skipped']} already FINISHED, "
-         f"{len(todo)} to run (parent run {parent_id})")
+         f"{len(todo)} to run, {resumed} of them resumed (parent run {parent_id})")
     jobs = [(pt.cfg, config_file, child_tags(p, pt, parent_id)) for pt in todo]
+    resume_ids = [killed.get(pt.cfg.name) for pt in todo]
     try:
         if workers <= 1:
-            for i, args in enumerate(jobs, 1):
-                echo(f"[run {i} of {len(jobs)}] {args[0].name}")
-                counts[_outcome(lambda: _child(*args, None), echo)] += 1
+            for i, (args, rid) in enumerate(zip(jobs, resume_ids), 1):
+                echo(f"[run {i} of {len(jobs)}] {args[0].name}" + (f" (resuming {rid})" if rid else ""))
+                counts[_outcome(lambda: _child(*args, None, rid), echo)] += 1
         else:
             import multiprocessing as mp
 
             with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-                futures = {pool.submit(_child, *args, _threads_for(workers)): args[0].name for args in jobs}
+                futures = {pool.submit(_child, *args, _threads_for(workers), rid): args[0].name
+                           for args, rid in zip(jobs, resume_ids)}
                 for i, fut in enumerate(as_completed(futures), 1):
                     echo(f"[run {i} of {len(jobs)} done] {futures[fut]}")
                     counts[_outcome(fut.result, echo)] += 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from pathlib import Path
 import urllib.error
@@ -28,6 +29,7 @@ KIND_TAG = "mlflow.experimentKind"
 KIND = "custom_model_development"  # opens the UI's model-training view
 MAX_BATCH_PARAMS = 100
 UI_VIEW = "?workflowType=machine_learning"
+HEARTBEAT = "tracker.heartbeat"  # unix seconds of the last logged epoch
 
 
 class TrackingError(UserError):
@@ -115,11 +117,15 @@ class Run:
             self._timed(self.client.log_batch, self.run_id, params=items[i:i + MAX_BATCH_PARAMS],
                         tags=tag_items if i == 0 else [])
 
-    def log_metrics(self, step: int, metrics: dict[str, float]) -> None:
-        """All of one epoch's metrics in one call."""
+    def log_metrics(self, step: int, metrics: dict[str, float], heartbeat: bool = False) -> None:
+        """All of one epoch's metrics in one call; the heartbeat tag rides along."""
         ts = int(time.time() * 1000)
         batch = [Metric(k, float(v), ts, step) for k, v in metrics.items()]
-        self._timed(self.client.log_batch, self.run_id, metrics=batch)
+        tags = [RunTag(HEARTBEAT, str(ts // 1000))] if heartbeat else []
+        self._timed(self.client.log_batch, self.run_id, metrics=batch, tags=tags)
+
+    def logged_steps(self, key: str) -> set[int]:
+        return {m.step for m in self._timed(self.client.get_metric_history, self.run_id, key)}
 
     def set_tags(self, tags: dict[str, str]) -> None:
         self._timed(self.client.log_batch, self.run_id,
@@ -161,11 +167,72 @@ class Run:
         mlflow.end_run("FINISHED")
 
 
+def _liveness() -> dict[str, str]:
+    return {"tracker.pid": str(os.getpid()), "tracker.host": socket.gethostname(),
+            HEARTBEAT: str(int(time.time()))}
+
+
 def start_run(experiment: str, run_name: str, tags: dict[str, str]) -> Run:
     c = client()
     exp_id = ensure_experiment(c, experiment)
-    run = c.create_run(exp_id, run_name=run_name, tags=tags)
+    run = c.create_run(exp_id, run_name=run_name, tags={**tags, **_liveness()})
     return Run(c, run.info.run_id, exp_id)
+
+
+def attach_run(run_id: str) -> Run:
+    """Reopen an existing run (resume): RUNNING again, with this process as its owner."""
+    c = client()
+    info = c.get_run(run_id).info
+    c.update_run(run_id, status="RUNNING")
+    c.log_batch(run_id, tags=[RunTag(k, v) for k, v in _liveness().items()])
+    return Run(c, run_id, info.experiment_id)
+
+
+def fetch_artifact(run_id: str, path: str, dest: Path) -> bool:
+    """Download one artifact into dest; False when the run has no such artifact."""
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        client().download_artifacts(run_id, path, str(dest))
+        return True
+    except (MlflowException, OSError):
+        return False
+
+
+def is_live(run) -> bool:
+    """RUNNING, on this host, and its process still exists."""
+    tags = run.data.tags
+    return (run.info.status == "RUNNING" and tags.get("tracker.host") == socket.gethostname()
+            and _alive(int(tags.get("tracker.pid", "0"))))
+
+
+def stale_runs(experiment: str, older_than: float) -> list:
+    """RUNNING runs whose process is gone (same host) or whose heartbeat is older than older_than s."""
+    now, host = time.time(), socket.gethostname()
+    out = []
+    for r in search_runs(experiment, "attributes.status = 'RUNNING'"):
+        beat = float(r.data.tags.get(HEARTBEAT, r.info.start_time / 1000))
+        local = r.data.tags.get("tracker.host") == host
+        if (local and not is_live(r)) or (not local and now - beat > older_than):
+            out.append(r)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def mark_killed(run_id: str, why: str) -> None:
+    c = client()
+    c.set_tag(run_id, "tracker.error", why)
+    c.set_terminated(run_id, "KILLED")
 
 
 def search_runs(experiment: str, filter_string: str = "", max_results: int = 50000) -> list:
@@ -210,8 +277,9 @@ def records(experiment: str, filter_string: str = "") -> list:
             if r.data.tags.get("tracker.kind") != "sweep"]
 
 
-def sweep_state(sweep: str, experiment: str, grid: dict, config_file: str) -> tuple[str, set[str]]:
-    """The sweep's parent run (found by its tag, or made) and its FINISHED children's names."""
+def sweep_state(sweep: str, experiment: str, grid: dict, config_file: str) -> tuple[str, set, dict]:
+    """The sweep's parent run (found by its tag, or made), its FINISHED children's names,
+    and its KILLED children (name -> run id), which are resumed rather than started over."""
     c = client()
     exp_id = ensure_experiment(c, experiment)
     found = c.search_runs([exp_id], f"tags.`tracker.sweep` = '{sweep}'", max_results=50000)
@@ -225,9 +293,11 @@ def sweep_state(sweep: str, experiment: str, grid: dict, config_file: str) -> tu
         parent_id = c.create_run(exp_id, run_name=sweep, tags=tags).info.run_id
         c.log_batch(parent_id, params=[Param(f"grid.{k}", json.dumps(v)) for k, v in grid.items()])
         c.log_artifact(parent_id, config_file, "config")
-    done = {r.info.run_name for r in found
-            if r.data.tags.get("tracker.kind") == "train" and r.info.status == "FINISHED"}
-    return parent_id, done
+    children = [r for r in found if r.data.tags.get("tracker.kind") == "train"]
+    done = {r.info.run_name for r in children if r.info.status == "FINISHED"}
+    killed = {r.info.run_name: r.info.run_id for r in children
+              if r.info.status == "KILLED" and r.info.run_name not in done}
+    return parent_id, done, killed
 
 
 def end_sweep(parent_id: str, ok: bool) -> None:
