@@ -67,9 +67,14 @@ def train(config, sets, data_dir):
     """Train one run of CONFIG (a TOML file in experiments/) and log it to MLflow."""
     from . import job
 
+    from .outbox import Outbox
+
     cfg = _config(config, sets, data_dir)
     run_id = job.run(cfg, config)
-    click.echo(f"run {run_id} FINISHED ({cfg.name}, experiment {cfg.experiment})")
+    if Outbox(run_id).pending():
+        click.echo(f"run {run_id} trained; its tracking calls wait for `tracker sync`")
+    else:
+        click.echo(f"run {run_id} FINISHED ({cfg.name}, experiment {cfg.experiment})")
 
 
 @main.command()
@@ -199,6 +204,21 @@ def resume_cmd(run_id, sets, data_dir):
         overrides["data_dir"] = data_dir
     job.resume(run_id, overrides)
     click.echo(f"run {run_id} FINISHED (resumed)")
+
+
+@main.command("sync")
+def sync_cmd():
+    """Replay tracking calls buffered during a server outage, in order, with their original
+    steps and timestamps."""
+    from . import tracking
+
+    done = tracking.sync()
+    if not done:
+        click.echo("nothing to sync")
+    for run_id, n in done.items():
+        click.echo(f"run {run_id}: " + ("server still unreachable, kept" if n < 0 else f"replayed {n} calls"))
+    if any(n < 0 for n in done.values()):
+        sys.exit(1)
 
 
 @main.command("runs")

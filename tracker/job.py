@@ -9,6 +9,7 @@ import json
 import random
 import signal
 import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -206,8 +207,11 @@ def _train_into(p: Prepared, run, setup, state: dict | None) -> str:
             _fit(p, run, guard, state)
             run.set_tags({"tracker.tracking_s": f"{run.seconds:.3f}",
                           "tracker.wall_s": f"{time.perf_counter() - started:.3f}"})
-            run.finish_with_model(p.model.cpu().to(memory_format=torch.contiguous_format).eval(),
-                                  _example(p))
+            if not run.finish_with_model(p.model.cpu().to(memory_format=torch.contiguous_format).eval(),
+                                         _example(p)):
+                print(f"tracking server still unreachable: {run.outbox.pending()} calls of run "
+                      f"{run.run_id} wait in {run.outbox.path}; replay them with `tracker sync`",
+                      file=sys.stderr, flush=True)
         except Interrupted as e:
             run.end("KILLED", f"stopped by {e}")
             raise
@@ -215,6 +219,18 @@ def _train_into(p: Prepared, run, setup, state: dict | None) -> str:
             run.end("FAILED", f"{e.__class__.__name__}: {e}")
             raise
     return run.run_id
+
+
+def model_from_checkpoint(run_id: str) -> tuple[torch.nn.Module, np.ndarray]:
+    """The final model of a run rebuilt from its last checkpoint (for `tracker sync`)."""
+    from .config import make_config
+
+    state = checkpoint.load(store_root() / "checkpoints" / run_id / "last.pt")
+    cfg = make_config(state["config"])
+    model = build_model(cfg)
+    model.load_state_dict(state["model"])
+    gen = torch.Generator().manual_seed(0)
+    return model.eval(), torch.randn(2, *IN_SHAPE[cfg.dataset], generator=gen).numpy()
 
 
 def _example(p: Prepared) -> np.ndarray:

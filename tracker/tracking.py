@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 import urllib.error
@@ -14,15 +15,17 @@ import urllib.request
 from typing import Any, Iterable
 
 from .config import UserError, store_root
+from .outbox import Outbox
 
 # a hung server must not hang a run: bounded per-request time and retries (seconds)
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
 
 import mlflow  # noqa: E402
 from mlflow.entities import Metric, Param, RunTag, ViewType  # noqa: E402
-from mlflow.exceptions import MlflowException  # noqa: E402
+import requests  # noqa: E402
+from mlflow.exceptions import MlflowException, RestException  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 KIND_TAG = "mlflow.experimentKind"
@@ -96,12 +99,25 @@ def ensure_experiment(c: MlflowClient, name: str) -> str:
     return exp.experiment_id
 
 
+def unreachable(e: BaseException) -> bool:
+    """A failed connection (not an answer from the server, such as a 400)."""
+    if isinstance(e, RestException):
+        return False
+    return isinstance(e, (MlflowException, OSError, requests.exceptions.RequestException))
+
+
 class Run:
-    """A live run. Every call is timed, so tracking overhead can be reported."""
+    """A live run. Every call is timed, so tracking overhead can be reported.
+
+    Against a server, a call that cannot connect goes to a durable outbox on disk instead,
+    and training goes on; the outbox is replayed in order once the server answers again.
+    """
 
     def __init__(self, c: MlflowClient, run_id: str, experiment_id: str):
         self.client, self.run_id, self.experiment_id = c, run_id, experiment_id
         self.seconds = 0.0
+        self.outbox = Outbox(run_id)
+        self.remote = not is_local(c.tracking_uri)
 
     def _timed(self, fn, *args, **kwargs):
         t = time.perf_counter()
@@ -110,61 +126,147 @@ class Run:
         finally:
             self.seconds += time.perf_counter() - t
 
+    def _send(self, op: dict) -> None:
+        if self.remote and self.outbox.pending():  # mid-outage: keep the order
+            self.outbox.append(op)
+            self._timed(self.flush)
+            return
+        try:
+            self._timed(apply_op, self.client, self.run_id, op)
+        except Exception as e:
+            if not (self.remote and unreachable(e)):
+                raise
+            print(f"tracking server unreachable ({e.__class__.__name__}); buffering to "
+                  f"{self.outbox.path}", file=sys.stderr, flush=True)
+            self.outbox.append(op)
+
+    def flush(self, wait: float = 0.0) -> bool:
+        """Replay the outbox if the server answers (waiting up to `wait` s); True when empty."""
+        deadline = time.time() + wait
+        while self.outbox.pending():
+            if server_up(self.client.tracking_uri):
+                try:
+                    n = self.outbox.replay(lambda op: apply_op(self.client, self.run_id, op))
+                    print(f"tracking server is back: replayed {n} buffered calls", file=sys.stderr, flush=True)
+                    return True
+                except Exception as e:
+                    if not unreachable(e):
+                        raise
+            if time.time() >= deadline:
+                return False
+            time.sleep(min(5.0, max(0.0, deadline - time.time())))
+        return True
+
     def log_params(self, params: dict[str, Any], tags: dict[str, str] | None = None) -> None:
-        items = [Param(k, str(v)) for k, v in params.items()]
-        tag_items = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
+        items = [[k, str(v)] for k, v in params.items()]
         for i in range(0, max(len(items), 1), MAX_BATCH_PARAMS):
-            self._timed(self.client.log_batch, self.run_id, params=items[i:i + MAX_BATCH_PARAMS],
-                        tags=tag_items if i == 0 else [])
+            self._send({"op": "batch", "params": items[i:i + MAX_BATCH_PARAMS],
+                        "tags": [[k, str(v)] for k, v in (tags or {}).items()] if i == 0 else []})
 
     def log_metrics(self, step: int, metrics: dict[str, float], heartbeat: bool = False) -> None:
         """All of one epoch's metrics in one call; the heartbeat tag rides along."""
         ts = int(time.time() * 1000)
-        batch = [Metric(k, float(v), ts, step) for k, v in metrics.items()]
-        tags = [RunTag(HEARTBEAT, str(ts // 1000))] if heartbeat else []
-        self._timed(self.client.log_batch, self.run_id, metrics=batch, tags=tags)
+        self._send({"op": "batch", "metrics": [[k, float(v), ts, step] for k, v in metrics.items()],
+                    "tags": [[HEARTBEAT, str(ts // 1000)]] if heartbeat else []})
 
     def logged_steps(self, key: str) -> set[int]:
         return {m.step for m in self._timed(self.client.get_metric_history, self.run_id, key)}
 
     def set_tags(self, tags: dict[str, str]) -> None:
-        self._timed(self.client.log_batch, self.run_id,
-                    tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        self._send({"op": "batch", "tags": [[k, str(v)] for k, v in tags.items()]})
 
     def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
-        self._timed(self.client.log_artifact, self.run_id, str(path), artifact_path)
+        self._send({"op": "artifact", "path": str(path), "dir": artifact_path})
 
     def log_text(self, text: str, name: str) -> None:
         self._timed(self.client.log_text, self.run_id, text, name)
 
     def log_figure(self, figure, name: str) -> None:
-        self._timed(self.client.log_figure, self.run_id, figure, name)
+        local = store_root() / "figures" / self.run_id / name
+        local.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(local, dpi=100)
+        self.log_artifact(local, str(Path(name).parent) if "/" in name else None)
 
     def end(self, status: str, error: str | None = None) -> None:
         if error:
             self.set_tags({"tracker.error": error[:5000]})
-        self._timed(self.client.set_terminated, self.run_id, status)
+        self._send({"op": "terminate", "status": status, "end_time": int(time.time() * 1000)})
 
-    def finish_with_model(self, model, example) -> None:
-        """Log the model with MLflow's own flavor (pt2, loadable without tracker), then FINISH."""
-        self._timed(self._log_model, model, example)
+    def finish_with_model(self, model, example, wait: float | None = None) -> bool:
+        """Log the model with MLflow's own flavor (pt2, loadable without tracker), then FINISH.
 
-    def _log_model(self, model, example) -> None:
-        import torch
-        from mlflow.models import infer_signature
+        After an outage, waits up to TRACKER_OUTAGE_WAIT s (default 300) for the server; if it
+        stays down the run is left for `tracker sync`, which logs the model from the checkpoint.
+        """
+        wait = float(os.environ.get("TRACKER_OUTAGE_WAIT", "300")) if wait is None else wait
+        if self.remote and not self._timed(self.flush, wait):
+            self.outbox.append({"op": "model"})
+            return False
+        self._timed(log_model, self.client, self.run_id, model, example)
+        return True
 
-        mlflow.set_tracking_uri(self.client.tracking_uri)
-        with torch.no_grad():
-            out = model(torch.as_tensor(example)).numpy()
-        mlflow.start_run(run_id=self.run_id)
+
+def apply_op(c: MlflowClient, run_id: str, op: dict) -> None:
+    """One buffered call against the server."""
+    kind = op["op"]
+    if kind == "batch":
+        c.log_batch(run_id, metrics=[Metric(k, v, ts, step) for k, v, ts, step in op.get("metrics", [])],
+                    params=[Param(k, v) for k, v in op.get("params", [])],
+                    tags=[RunTag(k, v) for k, v in op.get("tags", [])])
+    elif kind == "artifact":
+        if Path(op["path"]).exists():
+            c.log_artifact(run_id, op["path"], op["dir"])
+    elif kind == "terminate":
+        c.set_terminated(run_id, op["status"], op["end_time"])
+    elif kind == "model":
+        from .job import model_from_checkpoint
+
+        model, example = model_from_checkpoint(run_id)
+        log_model(c, run_id, model, example)
+    else:
+        raise ValueError(f"unknown buffered op {kind!r}")
+
+
+def server_up(uri: str, timeout: float = 2.0) -> bool:
+    try:
+        check_reachable(uri, timeout)
+        return True
+    except TrackingError:
+        return False
+
+
+def log_model(c: MlflowClient, run_id: str, model, example) -> None:
+    import torch
+    from mlflow.models import infer_signature
+
+    mlflow.set_tracking_uri(c.tracking_uri)
+    with torch.no_grad():
+        out = model(torch.as_tensor(example)).numpy()
+    mlflow.start_run(run_id=run_id)
+    try:
+        mlflow.pytorch.log_model(model, name="model", input_example=example,
+                                 signature=infer_signature(example, out), serialization_format="pt2")
+    except BaseException:
+        mlflow.end_run("FAILED")
+        raise
+    mlflow.end_run("FINISHED")
+
+
+def sync() -> dict[str, int]:
+    """Replay every run's outbox; returns run id -> calls replayed (or -1: server still down)."""
+    from . import outbox
+
+    c = client()
+    done = {}
+    for run_id in outbox.waiting():
+        box = Outbox(run_id)
         try:
-            mlflow.pytorch.log_model(model, name="model", input_example=example,
-                                     signature=infer_signature(example, out),
-                                     serialization_format="pt2")
-        except BaseException:
-            mlflow.end_run("FAILED")
-            raise
-        mlflow.end_run("FINISHED")
+            done[run_id] = box.replay(lambda op: apply_op(c, run_id, op))
+        except Exception as e:
+            if not unreachable(e):
+                raise
+            done[run_id] = -1
+    return done
 
 
 def _liveness() -> dict[str, str]:
