@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -71,3 +73,107 @@ class MlflowServer:
             except ProcessLookupError:
                 pass
         self.proc = None
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: drop to the postgres user when we are root."""
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+class Postgres:
+    """Debian's PostgreSQL on a free port with a throwaway data dir."""
+
+    def __init__(self):
+        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+        if not bins:
+            raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
+        self.bin = bins[-1]
+        # its own folder: pytest's tmp dirs are private to root, which postgres is not
+        self.root, self.port = Path(tempfile.mkdtemp(prefix="tracker-pg-")), free_port()
+        self.data, self.sock = self.root / "pgdata", self.root / "pgsock"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"postgresql://tracker@127.0.0.1:{self.port}/mlflow"
+
+    def start(self) -> "Postgres":
+        for d in (self.root, self.data, self.sock):
+            d.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o755)
+        if os.geteuid() == 0:
+            subprocess.run(["chown", "-R", "postgres", str(self.root)], check=True)
+        subprocess.run(_as_postgres([str(self.bin / "initdb"), "-D", str(self.data), "-U", "tracker",
+                                     "--auth=trust", "-E", "UTF8"]), check=True, capture_output=True)
+        self.proc = subprocess.Popen(
+            _as_postgres([str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
+                          "-k", str(self.sock), "-c", "listen_addresses=127.0.0.1"]),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.time() + 60
+        while subprocess.run([str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+                             capture_output=True).returncode != 0:
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("PostgreSQL did not start")
+            time.sleep(0.3)
+        subprocess.run([str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
+                        "-U", "tracker", "mlflow"], check=True)
+        return self
+
+    def count(self, sql: str) -> int:
+        import psycopg
+
+        with psycopg.connect(host="127.0.0.1", port=self.port, user="tracker", dbname="mlflow") as conn:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                return cur.fetchone()[0]
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)  # fast shutdown
+            self.proc.wait(timeout=30)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+          "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+class MotoS3:
+    """moto in server mode: an S3-compatible endpoint standing in for MinIO."""
+
+    def __init__(self, bucket: str = "mlflow"):
+        self.port, self.bucket = free_port(), bucket
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "MotoS3":
+        self.proc = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1",
+                                      "-p", str(self.port)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_http(self.url + "/moto-api/", proc=self.proc)
+        self.client().create_bucket(Bucket=self.bucket)
+        return self
+
+    def client(self):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.url, aws_access_key_id="testing",
+                            aws_secret_access_key="testing", region_name="us-east-1")
+
+    def keys(self) -> list[str]:
+        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
+        return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=30)
+
+
+def stack_flags(backend: str, bucket: str) -> dict[str, str]:
+    """The mlflow server settings the compose file and the native stack share."""
+    return {"--backend-store-uri": backend, "--artifacts-destination": f"s3://{bucket}/artifacts",
+            "--serve-artifacts": ""}

@@ -30,6 +30,9 @@ class Group(click.Group):
         except FloatingPointError as e:  # a diverged run: it is already marked FAILED
             _fail(f"{e}; the run is marked FAILED", code=1)
         except BaseException as e:
+            if type(e).__module__.startswith("mlflow."):  # the store said no: auth, not found, limits
+                message = getattr(e, "message", str(e)) or e.__class__.__name__
+                _fail(f"tracking store: {' '.join(message.split())[:400]}")
             if e.__class__.__name__ == "Interrupted":
                 click.echo(f"\nstopped by {e}; the run is marked KILLED", err=True)
                 sys.exit(128 + e.signum)
@@ -204,6 +207,36 @@ def resume_cmd(run_id, sets, data_dir):
         overrides["data_dir"] = data_dir
     job.resume(run_id, overrides)
     click.echo(f"run {run_id} FINISHED (resumed)")
+
+
+@main.command("server")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind; 0.0.0.0 exposes it.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--backend-store-uri", default=None,
+              help="Runs database. Default: sqlite:///./mlruns/mlflow.db (the embedded store).")
+@click.option("--artifacts-destination", default=None,
+              help="Where served artifacts go (a path or s3://bucket/prefix). Default: ./mlruns/artifacts.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--engine", type=click.Choice(["uvicorn", "gunicorn"]), default="uvicorn", show_default=True,
+              help="uvicorn keeps MLflow's security middleware flags; see benchmarks/README.md.")
+@click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for /health.")
+def server_cmd(host, port, backend_store_uri, artifacts_destination, workers, engine, timeout):
+    """Start an MLflow tracking server (served artifacts) and wait until /health answers."""
+    from . import server
+
+    url = f"http://{host if host != '0.0.0.0' else '127.0.0.1'}:{port}"
+    proc = server.start(server.mlflow_command(host, port, backend_store_uri, artifacts_destination,
+                                              workers, engine))
+    try:
+        server.wait_healthy(url, proc, timeout)
+        click.echo(f"tracking server ready: {url}/#/experiments{server.UI_VIEW}")
+        click.echo(f"  export MLFLOW_TRACKING_URI={url}")
+        click.echo("  (the ?workflowType=machine_learning part opens the runs table, not the GenAI view)")
+        proc.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop(proc)
 
 
 @main.command("sync")

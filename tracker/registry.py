@@ -42,14 +42,14 @@ def default_name(params: dict) -> str:
     return f"{params.get('dataset', 'model')}-{params.get('arch', 'net')}-{params.get('norm', 'none')}"
 
 
-def model_source(run) -> str:
-    """The run's logged model as a models:/ URI; an error when it logged none."""
+def model_source(run) -> tuple[str, str]:
+    """The run's logged model: (models:/ URI, model id); an error when it logged none."""
     outputs = getattr(run, "outputs", None)
     models = list(getattr(outputs, "model_outputs", None) or [])
     if not models:
         raise RegistryError(f"run {run.info.run_id} has no logged model (it did not finish, "
                             "or was not made by tracker train)")
-    return f"models:/{models[-1].model_id}"
+    return f"models:/{models[-1].model_id}", models[-1].model_id
 
 
 def register(run_id: str, name: str | None = None, alias: str | None = None) -> Registered:
@@ -59,7 +59,7 @@ def register(run_id: str, name: str | None = None, alias: str | None = None) -> 
     if alias:
         check_alias(alias)
     run = get_run(run_id)
-    source = model_source(run)
+    source, model_id = model_source(run)
     name = name or default_name(run.data.params)
     check_name(name)
     c = client()
@@ -76,7 +76,7 @@ def register(run_id: str, name: str | None = None, alias: str | None = None) -> 
                 "test_acc": metrics.get("test_acc", ""),
                 "params_total": run.data.params.get("params_total", ""),
                 "config": json.dumps(run.data.params, sort_keys=True)[:7000]}
-        mv = c.create_model_version(name, source, run_id=run_id,
+        mv = c.create_model_version(name, source, run_id=run_id, model_id=model_id,
                                     tags={k: str(v) for k, v in tags.items()})
         version, created = mv.version, True
     if alias:

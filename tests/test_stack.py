@@ -1,0 +1,177 @@
+"""The tracking stack for real on 127.0.0.1: PostgreSQL + S3 (moto) + mlflow server, the
+browser against `tracker server`, and basic auth. Same topology as docker-compose.yml."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from helpers import cli, sets
+from servers import S3_ENV, MlflowServer, MotoS3, Postgres, free_port, stack_flags, wait_http
+
+pytestmark = pytest.mark.server
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stack")
+    pg, s3 = Postgres(), MotoS3("mlflow")
+    pg.start()
+    s3.start()
+    flags = stack_flags(pg.uri, s3.bucket)
+    server = MlflowServer(flags["--backend-store-uri"], flags["--artifacts-destination"],
+                          extra=["--serve-artifacts"], log=root / "mlflow.log",
+                          env={**S3_ENV, "MLFLOW_S3_ENDPOINT_URL": s3.url})
+    try:
+        server.start()
+        yield {"pg": pg, "s3": s3, "server": server, "flags": flags}
+    finally:
+        server.stop()
+        s3.stop()
+        pg.stop()
+
+
+def tracker(args, uri, extra_env=None, check=True, timeout=600):
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, **(extra_env or {})}
+    out = subprocess.run([sys.executable, "-m", "tracker.cli", *args], env=env, capture_output=True,
+                         text=True, timeout=timeout)
+    if check:
+        assert out.returncode == 0, out.stderr[-2000:]
+    return out
+
+
+def test_compose_file_matches_the_native_stack(stack):
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert set(compose["services"]) >= {"mlflow", "postgres", "minio"}
+    cmd = compose["services"]["mlflow"]["command"]
+    value = {flag: cmd[cmd.index(flag) + 1] if flag != "--serve-artifacts" else ""
+             for flag in stack["flags"] if flag in cmd}
+    assert set(value) == set(stack["flags"])
+    assert value["--backend-store-uri"].split("://")[0] == stack["flags"]["--backend-store-uri"].split("://")[0]
+    assert re.fullmatch(r"s3://\$\{MLFLOW_BUCKET\}/artifacts", value["--artifacts-destination"])
+    assert stack["flags"]["--artifacts-destination"] == "s3://mlflow/artifacts"
+    env = dict(line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
+               if "=" in line and not line.startswith("#"))
+    assert env["MLFLOW_BUCKET"] == "mlflow"
+    for svc in ("postgres", "minio"):
+        assert "healthcheck" in compose["services"][svc] and compose["services"][svc]["volumes"]
+    assert compose["services"]["mlflow"]["ports"] == ["127.0.0.1:5000:5000"]
+
+
+def test_train_sweep_compare_register_evaluate(stack, tiny, tmp_path):
+    uri = stack["server"].url
+    run = tracker(["train", *sets({**tiny, "experiment": "stack"})], uri)
+    run_id = re.search(r"run (\w{32}) FINISHED", run.stdout).group(1)
+    sweep_file = tmp_path / "stack-sweep.toml"
+    sweep_file.write_text("\n".join(f"{k} = {json.dumps(v)}" for k, v in {**tiny, "epochs": 1,
+                                                                            "experiment": "stack-sweep"}.items())
+                          + '\n[grid]\nnorm = ["batch", "group"]\n')
+    sweep = tracker(["sweep", str(sweep_file)], uri)
+    parent = re.search(r"parent run (\w{32})", sweep.stdout).group(1)
+    rows = json.loads(tracker(["compare", "--sweep", parent, "--format", "json"], uri).stdout)
+    assert sorted(r["norm"] for r in rows) == ["batch", "group"] and all(r["n"] == 1 for r in rows)
+    tracker(["models", "register", run_id, "--alias", "champion"], uri)
+    ev = tracker(["evaluate", "models:/mnist-mnist-small-batch@champion", "--dataset", "mnist",
+                  "--data-dir", tiny["data_dir"], "--no-download"], uri)
+    assert "accuracy" in ev.stdout
+
+    c = MlflowClient(uri)
+    assert c.get_run(run_id).info.status == "FINISHED"
+    keys = stack["s3"].keys()
+    assert any(k.endswith(f"{run_id}/artifacts/checkpoints/last.pt") for k in keys)
+    assert any(k.endswith("confusion_matrix.png") for k in keys)
+    assert any("model.pt2" in k for k in keys)  # the logged model itself
+    # 1 train + 1 sweep parent + 2 children + 1 evaluation, all in PostgreSQL
+    assert stack["pg"].count("select count(*) from runs") == 5
+    assert stack["pg"].count("select count(*) from model_versions") == 1
+
+
+def test_eight_concurrent_runs_log_every_metric(stack, tiny):
+    uri = stack["server"].url
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-m", "tracker.cli", "train",
+                               *sets({**tiny, "experiment": "eight", "seed": i})],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(8)]
+    for p in procs:
+        _, err = p.communicate(timeout=900)
+        assert p.returncode == 0, err[-2000:]
+    c = MlflowClient(uri)
+    runs = c.search_runs([c.get_experiment_by_name("eight").experiment_id])
+    assert len(runs) == 8 and {r.info.status for r in runs} == {"FINISHED"}
+    counted = 0
+    for r in runs:
+        for key in ("train_loss", "train_acc", "test_loss", "test_acc", "lr", "epoch_time_s",
+                    "test_acc_best", "train_acc_best", "epoch_time_mean_s"):
+            steps = sorted(m.step for m in c.get_metric_history(r.info.run_id, key))
+            assert steps == [1, 2], (r.info.run_name, key, steps)
+            counted += len(steps)
+    assert counted == 8 * 9 * 2
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="chromium is installed by .ci/run")
+def test_browser_shows_runs_served_by_tracker_server(tiny, tmp_path):
+    assert cli("train", *sets({**tiny, "epochs": 1, "run_name": "browser-run-one"})).exit_code == 0
+    assert cli("train", *sets({**tiny, "epochs": 1, "run_name": "browser-run-two"})).exit_code == 0
+    exp_id = MlflowClient(f"sqlite:///{os.environ['TRACKER_STORE']}/mlflow.db").get_experiment_by_name("tiny").experiment_id
+    port = free_port()
+    srv = subprocess.Popen([sys.executable, "-m", "tracker.cli", "server", "--port", str(port), "--workers", "1"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        line = ""
+        while "tracking server ready" not in line:
+            line = srv.stdout.readline()
+            assert line or srv.poll() is None, "tracker server exited"
+        assert f"MLFLOW_TRACKING_URI=http://127.0.0.1:{port}" in srv.stdout.readline()
+        url = f"http://127.0.0.1:{port}/#/experiments/{exp_id}?workflowType=machine_learning"
+        ARTIFACTS.mkdir(exist_ok=True)
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync",
+                 f"--user-data-dir={tmp_path / 'chrome'}", "--virtual-time-budget=30000",
+                 "--window-size=1400,900"]
+        dom = subprocess.run(["chromium", *flags, "--dump-dom", url], capture_output=True, text=True,
+                             timeout=180).stdout
+        subprocess.run(["chromium", *flags, f"--screenshot={ARTIFACTS / 'mlflow-runs-page.png'}", url],
+                       capture_output=True, timeout=180)
+        assert "browser-run-one" in dom and "browser-run-two" in dom
+        assert (ARTIFACTS / "mlflow-runs-page.png").stat().st_size > 10_000
+    finally:
+        os.killpg(srv.pid, 2)
+        srv.wait(timeout=60)
+
+
+def test_basic_auth_credentials_and_no_secret_in_the_run(tiny, tmp_path):
+    password = "s3cret-Passw0rd-xyz"
+    ini = tmp_path / "auth.ini"
+    ini.write_text(f"[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{tmp_path}/auth.db\n"
+                   f"admin_username = admin\nadmin_password = {password}\n"
+                   "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
+    server = MlflowServer(f"sqlite:///{tmp_path}/runs.db", str(tmp_path / "art"),
+                          extra=["--app-name", "basic-auth"], log=tmp_path / "auth.log",
+                          env={"MLFLOW_AUTH_CONFIG_PATH": str(ini),
+                               "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-only-key"}).start()
+    try:
+        creds = {"MLFLOW_TRACKING_USERNAME": "admin", "MLFLOW_TRACKING_PASSWORD": password}
+        denied = tracker(["train", *sets({**tiny, "experiment": "auth"})], server.url, check=False)
+        assert denied.returncode == 2 and denied.stderr.count("\n") == 1, denied.stderr
+        tracker(["train", *sets({**tiny, "experiment": "auth"})], server.url, creds)
+        os.environ.update(creds)
+        try:
+            c = MlflowClient(server.url)
+            (run,) = c.search_runs([c.get_experiment_by_name("auth").experiment_id])
+        finally:
+            for k in creds:
+                os.environ.pop(k)
+        assert run.info.status == "FINISHED"
+        values = list(run.data.params.values()) + list(run.data.tags.values())
+        assert not any(password in v for v in values)
+    finally:
+        server.stop()
