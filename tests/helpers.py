@@ -35,8 +35,8 @@ def all_runs(store: str | os.PathLike | None = None) -> list:
     return list(c.search_runs(ids)) if ids else []
 
 
-def cli(*args: str):
+def cli(*args: str, env: dict | None = None):
     """Run the tracker CLI in-process; returns click's Result."""
     from tracker.cli import main
 
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return CliRunner().invoke(main, list(args), catch_exceptions=False, env=env)

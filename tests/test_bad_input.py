@@ -3,7 +3,7 @@ import pytest
 
 from helpers import all_runs, cli, sets
 
-CASES = [  # (extra CLI args, words the one-line error must hold)
+CASES = [  # (extra `tracker train` args, words the one-line error must hold)
     (["--set", "dataset=svhn"], "'dataset'"),
     (["--set", "arch=vgg"], "'arch'"),
     (["--set", "norm=instance"], "'norm'"),
@@ -22,6 +22,17 @@ CASES = [  # (extra CLI args, words the one-line error must hold)
     (["--set", "data_dir=/nonexistent", "--set", "download=false"], "train-images-idx3-ubyte"),
     (["--set", "pretrained=true"], "'pretrained'"),
     (["--set", "noequals"], "key=value"),
+    (["--set", "arch=resnet18", "--set", "pretrained=true"], "resnet18-f37072fd.pth"),
+    (["--set", f"data_dir={'d' * 7000}"], "'data_dir'"),
+]
+
+OTHER = [  # (a whole command, extra environment, words of the error)
+    (["resume", "0" * 32], {}, "not found"),
+    (["show", "0" * 32], {}, "not found"),
+    (["compare", "--sweep", "0" * 32], {}, "not found"),
+    (["models", "register", "0" * 32, "--alias", "latest"], {}, "reserved"),
+    (["models", "register", "0" * 32, "--name", "a:b"], {}, "invalid"),
+    (["train"], {"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}, "unreachable"),
 ]
 
 
@@ -29,6 +40,17 @@ CASES = [  # (extra CLI args, words the one-line error must hold)
 def test_bad_input(tiny, args, words):
     base = sets({k: v for k, v in tiny.items() if k not in "".join(args)})
     result = cli("train", *base, *args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], result.stderr
+    assert all_runs() == []
+
+
+@pytest.mark.parametrize("args,env,words", OTHER, ids=[" ".join(a[:2]) for a, _, _ in OTHER])
+def test_bad_input_other_commands(tiny, args, env, words):
+    if args == ["train"]:
+        args = ["train", *sets(tiny)]
+    result = cli(*args, env=env)
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], result.stderr

@@ -33,6 +33,7 @@ SCHEDULES = ("none", "step", "onecycle")
 AUGMENTS = ("none", "albumentations", "shift", "crop-flip")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16")
+MAX_PARAM_CHARS = 6000  # MLflow's limit on a param value
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,10 @@ def validate(cfg: RunConfig) -> None:
                           "use arch fashion-v1-5-5 for other norms")
     if cfg.pretrained and cfg.arch != "resnet18":
         raise ConfigError(f"config key 'pretrained': only arch resnet18 has pretrained weights, not {cfg.arch}")
+    for key in FIELDS:
+        if len(str(getattr(cfg, key))) > MAX_PARAM_CHARS:
+            raise ConfigError(f"config key '{key}': its value has {len(str(getattr(cfg, key)))} characters; "
+                              f"MLflow params hold at most {MAX_PARAM_CHARS}")
     for key in ("experiment", "run_name"):
         value = getattr(cfg, key)
         if any(c in value for c in "/\\:") or len(value) > 250 or (key == "experiment" and not value.strip()):

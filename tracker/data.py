@@ -151,16 +151,21 @@ def random_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
 
-def _albumentations(seed: int):
-    """Seed 001's pipeline, applied per image to uint8 HWC arrays (no PIL)."""
+def seed001_pipeline(seed: int):
+    """Seed 001's albumentations pipeline, for uint8 HWC arrays."""
     import albumentations as A
 
-    pipe = A.Compose([
+    return A.Compose([
         A.HorizontalFlip(p=0.5),
         A.ShiftScaleRotate(shift_limit=0.1, scale_limit=0.1, rotate_limit=15, p=0.5),
         A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=(8, 8),
                         hole_width_range=(8, 8), fill=0, p=0.5),
     ], seed=seed)
+
+
+def _albumentations(seed: int):
+    """Seed 001's pipeline applied per image of a batch (numpy, no PIL)."""
+    pipe = seed001_pipeline(seed)
 
     def apply(batch: torch.Tensor) -> torch.Tensor:
         arr = batch.permute(0, 2, 3, 1).cpu().numpy()

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import sys
@@ -27,6 +28,9 @@ from mlflow.entities import Metric, Param, RunTag, ViewType  # noqa: E402
 import requests  # noqa: E402
 from mlflow.exceptions import MlflowException, RestException  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
+
+for _quiet in ("mlflow.store.db.utils", "alembic.runtime.migration"):  # schema chatter on stderr
+    logging.getLogger(_quiet).setLevel(logging.WARNING)
 
 KIND_TAG = "mlflow.experimentKind"
 KIND = "custom_model_development"  # opens the UI's model-training view

@@ -1,0 +1,74 @@
+"""`tracker compare` wall time (process start included) over N runs of 20 epochs each.
+
+    .venv/bin/python benchmarks/compare_speed.py --runs 1000 10000
+
+Each N gets its own SQLite store with N FINISHED runs (3 norms x N/3 seeds, 20 steps of 9
+metrics each, as tracker logs them); then `tracker compare` runs 3 times and the median counts.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+
+KEYS = ("train_loss", "train_acc", "test_loss", "test_acc", "lr", "epoch_time_s",
+        "test_acc_best", "train_acc_best", "epoch_time_mean_s")
+
+
+def populate(store: Path, n: int) -> None:
+    c = MlflowClient(f"sqlite:///{store}/mlflow.db")
+    exp = c.create_experiment("bench")
+    rng = random.Random(0)
+    for i in range(n):
+        norm = ("batch", "layer", "group")[i % 3]
+        rid = c.create_run(exp, run_name=f"mnist-s8-{norm}-seed{i}").info.run_id
+        metrics, best = [], 0.0
+        for step in range(1, 21):
+            acc = 0.9 + 0.09 * step / 20 + rng.gauss(0, 0.002)
+            best = max(best, acc)
+            values = dict(zip(KEYS, (1 - acc, acc, 1 - acc, acc, 0.01, 10.0, best, acc, 10.0)))
+            metrics += [Metric(k, v, 0, step) for k, v in values.items()]
+        for j in range(0, len(metrics), 1000):
+            c.log_batch(rid, metrics=metrics[j:j + 1000],
+                        params=[Param("norm", norm), Param("seed", str(i)), Param("epochs", "20"),
+                                Param("params_total", "47890")] if j == 0 else [],
+                        tags=[RunTag("tracker.kind", "train")] if j == 0 else [])
+        c.set_terminated(rid, "FINISHED")
+
+
+def time_compare(store: Path) -> float:
+    env = {**os.environ, "TRACKER_STORE": str(store)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        out = subprocess.run([str(Path(sys.executable).with_name("tracker")), "compare", "--experiment",
+                              "bench", "--by", "norm"], env=env, capture_output=True, text=True, check=True)
+        times.append(time.perf_counter() - t)
+    print(out.stdout)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, nargs="+", default=[1000])
+    args = ap.parse_args()
+    for n in args.runs:
+        store = Path(tempfile.mkdtemp(prefix=f"compare-{n}-"))
+        t = time.perf_counter()
+        populate(store, n)
+        print(f"{n} runs x 20 epochs written in {time.perf_counter() - t:.0f} s")
+        print(f"tracker compare over {n} runs: {time_compare(store):.2f} s (median of 3, process start included)")
+
+
+if __name__ == "__main__":
+    main()
