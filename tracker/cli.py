@@ -39,6 +39,13 @@ class Group(click.Group):
             raise
 
 
+def _echo_table(rows: list[tuple]) -> None:
+    """Left-aligned columns; the first row is the header."""
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
 def _config(config, sets, data_dir=None, **fixed):
     from .config import load_config, parse_overrides
 
@@ -279,9 +286,7 @@ def runs_cmd(experiment, filter_string, stale, older_than, mark_killed):
         rows.append((r.info.run_id, r.info.run_name or "", r.info.status, p.get("norm", ""),
                      p.get("seed", ""), p.get("epochs", ""),
                      "" if best is None else f"{best * 100:.2f}", f"{secs:.0f}s"))
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+    _echo_table(rows)
 
 
 @main.command("show")
@@ -348,9 +353,7 @@ def models_list():
     for m in registry.listing():
         acc = f"{float(m['test_acc_best']) * 100:.2f}" if m["test_acc_best"] else ""
         rows.append((m["name"], m["latest"], m["aliases"], acc))
-    widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
-    for r in rows:
-        click.echo("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+    _echo_table(rows)
 
 
 @models_grp.command("show")
