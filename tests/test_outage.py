@@ -79,3 +79,30 @@ def test_outage_loses_nothing_and_sync_replays(tiny, tmp_path):
         assert list(Path(os.environ["TRACKER_STORE"]).glob("outbox/*.jsonl")) == []
     finally:
         server.stop()
+
+
+def test_offline_start_is_buffered_then_synced(tiny, tmp_path):
+    server = MlflowServer(f"sqlite:///{tmp_path}/server.db", str(tmp_path / "server-artifacts"),
+                          log=tmp_path / "server.log")  # not started yet: the server is down
+    env = {**os.environ, "MLFLOW_TRACKING_URI": server.url, "TRACKER_OUTAGE_WAIT": "0"}
+    cmd = [sys.executable, "-m", "tracker.cli", "train", *sets({**tiny, "epochs": 3, "experiment": "offline"})]
+    refused = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert refused.returncode == 2 and "--offline" in refused.stderr
+    done = subprocess.run(cmd + ["--offline"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len(list(Path(os.environ["TRACKER_STORE"]).glob("outbox/offline-*.jsonl"))) == 1
+    server.start()
+    try:
+        sync = subprocess.run([sys.executable, "-m", "tracker.cli", "sync"], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert sync.returncode == 0, sync.stderr
+        c = MlflowClient(server.url)
+        (run,) = c.search_runs([c.get_experiment_by_name("offline").experiment_id])
+        assert run.info.status == "FINISHED" and run.data.params["epochs"] == "3"
+        for key in KEYS:
+            assert sorted(m.step for m in c.get_metric_history(run.info.run_id, key)) == [1, 2, 3]
+        assert {"summary.txt", "curves.png", "checkpoints"} <= {a.path for a in c.list_artifacts(run.info.run_id)}
+        assert c.get_run(run.info.run_id).outputs.model_outputs
+        assert list(Path(os.environ["TRACKER_STORE"]).glob("outbox/*")) == []
+    finally:
+        server.stop()

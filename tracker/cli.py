@@ -73,14 +73,16 @@ data_opt = click.option("--data-dir", default=None, envvar="TRACKER_DATA_DIR",
 @config_arg
 @set_opt
 @data_opt
-def train(config, sets, data_dir):
+@click.option("--offline", is_flag=True,
+              help="If the tracking server is unreachable, train anyway and keep the run on disk "
+                   "until it answers (or `tracker sync`). Default: off (an error).")
+def train(config, sets, data_dir, offline):
     """Train one run of CONFIG (a TOML file in experiments/) and log it to MLflow."""
     from . import job
-
     from .outbox import Outbox
 
     cfg = _config(config, sets, data_dir)
-    run_id = job.run(cfg, config)
+    run_id = job.run(cfg, config, offline=offline)
     if Outbox(run_id).pending():
         click.echo(f"run {run_id} trained; its tracking calls wait for `tracker sync`")
     else:
@@ -144,20 +146,15 @@ def sweep_cmd(config, sets, data_dir, dry_run, workers):
 
 
 def _compare(experiment, sweep_id, filter_string, by, fmt, output, plot):
-    from . import compare, tracking
+    from . import compare, query
 
-    grid_keys: list[str] = []
-    if sweep_id:
-        experiment, grid_keys = tracking.sweep_info(sweep_id)
-        clause = f"tags.mlflow.parentRunId = '{sweep_id}'"
-        filter_string = f"{clause} and {filter_string}" if filter_string else clause
-    records = tracking.records(experiment, filter_string)
+    records, experiment, grid_keys = query.select(experiment, sweep_id, filter_string)
     if not by:
         by = [k for k in grid_keys if k != "seed"] or ["norm"]
     rows, excluded = compare.aggregate(records, list(by))
     figure = None
     if plot or fmt == "html":
-        from . import plots
+        from . import plots, tracking
 
         groups, _ = compare.group_records(records, list(by))
         hist = tracking.histories([r.run_id for runs in groups.values() for r in runs],

@@ -128,13 +128,15 @@ class SignalGuard:
             raise Interrupted(self.pending)
 
 
-def run(cfg: RunConfig, config_file: str | None = None, tags: dict | None = None) -> str:
+def run(cfg: RunConfig, config_file: str | None = None, tags: dict | None = None,
+        offline: bool = False) -> str:
     """Train one config into one MLflow run; returns the run id."""
     from . import tracking
 
     p = prepare(cfg)
     run = tracking.start_run(cfg.experiment, cfg.name, {
-        "mlflow.source.git.commit": p.params["git_commit"], "tracker.kind": "train", **(tags or {})})
+        "mlflow.source.git.commit": p.params["git_commit"], "tracker.kind": "train", **(tags or {})},
+        offline=offline)
 
     def setup():
         run.log_params(p.params)

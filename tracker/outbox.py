@@ -20,8 +20,21 @@ def folder() -> Path:
 
 
 class Outbox:
+    """Keyed by the local run id; `target()` is the run's id on the server, which differs only
+    for a run started --offline (the server gives it an id when its `create` is replayed)."""
+
     def __init__(self, run_id: str):
+        self.key = run_id
         self.path = folder() / f"{run_id}.jsonl"
+        self.id_path = folder() / f"{run_id}.server-id"
+
+    def target(self) -> str:
+        return self.id_path.read_text().strip() if self.id_path.exists() else self.key
+
+    def set_target(self, server_id: str) -> None:
+        tmp = self.id_path.with_suffix(".tmp")
+        tmp.write_text(server_id)
+        os.replace(tmp, self.id_path)
 
     def pending(self) -> int:
         if not self.path.exists():
@@ -53,6 +66,7 @@ class Outbox:
                 self._rewrite(ops[i:])
                 raise
         self.path.unlink(missing_ok=True)
+        self.id_path.unlink(missing_ok=True)
         return len(ops)
 
     def _rewrite(self, ops: list[dict]) -> None:

@@ -10,6 +10,7 @@ import os
 import socket
 import sys
 import time
+import uuid
 from pathlib import Path
 import urllib.error
 import urllib.request
@@ -66,7 +67,8 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
         return  # it answered; auth or routing is the server's business
     except (OSError, ValueError) as e:
         raise TrackingError(f"tracking server {redact(uri)} is unreachable ({e.__class__.__name__}); "
-                            f"start it (tracker server) or unset MLFLOW_TRACKING_URI") from None
+                            f"start it (tracker server), unset MLFLOW_TRACKING_URI, or train "
+                            f"--offline to buffer the run on disk") from None
 
 
 def redact(uri: str) -> str:
@@ -136,7 +138,7 @@ class Run:
             self._timed(self.flush)
             return
         try:
-            self._timed(apply_op, self.client, self.run_id, op)
+            self._timed(apply_op, self.client, self.outbox, op)
         except Exception as e:
             if not (self.remote and unreachable(e)):
                 raise
@@ -150,7 +152,7 @@ class Run:
         while self.outbox.pending():
             if server_up(self.client.tracking_uri):
                 try:
-                    n = self.outbox.replay(lambda op: apply_op(self.client, self.run_id, op))
+                    n = self.outbox.replay(lambda op: apply_op(self.client, self.outbox, op))
                     print(f"tracking server is back: replayed {n} buffered calls", file=sys.stderr, flush=True)
                     return True
                 except Exception as e:
@@ -182,12 +184,19 @@ class Run:
     def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
         self._send({"op": "artifact", "path": str(path), "dir": artifact_path})
 
+    def _local(self, name: str) -> Path:
+        """A file kept under the store until it is logged (and after, for a replay)."""
+        local = store_root() / "files" / self.run_id / name
+        local.parent.mkdir(parents=True, exist_ok=True)
+        return local
+
     def log_text(self, text: str, name: str) -> None:
-        self._timed(self.client.log_text, self.run_id, text, name)
+        local = self._local(name)
+        local.write_text(text)
+        self.log_artifact(local, str(Path(name).parent) if "/" in name else None)
 
     def log_figure(self, figure, name: str) -> None:
-        local = store_root() / "figures" / self.run_id / name
-        local.parent.mkdir(parents=True, exist_ok=True)
+        local = self._local(name)
         figure.savefig(local, dpi=100)
         self.log_artifact(local, str(Path(name).parent) if "/" in name else None)
 
@@ -206,14 +215,18 @@ class Run:
         if self.remote and not self._timed(self.flush, wait):
             self.outbox.append({"op": "model"})
             return False
-        self._timed(log_model, self.client, self.run_id, model, example)
+        self._timed(log_model, self.client, self.outbox.target(), model, example)
         return True
 
 
-def apply_op(c: MlflowClient, run_id: str, op: dict) -> None:
+def apply_op(c: MlflowClient, box: Outbox, op: dict) -> None:
     """One buffered call against the server."""
-    kind = op["op"]
-    if kind == "batch":
+    kind, run_id = op["op"], box.target()
+    if kind == "create":  # a run started --offline gets its server id now
+        exp_id = ensure_experiment(c, op["experiment"])
+        box.set_target(c.create_run(exp_id, start_time=op["start_time"], run_name=op["run_name"],
+                                    tags=op["tags"]).info.run_id)
+    elif kind == "batch":
         c.log_batch(run_id, metrics=[Metric(k, v, ts, step) for k, v, ts, step in op.get("metrics", [])],
                     params=[Param(k, v) for k, v in op.get("params", [])],
                     tags=[RunTag(k, v) for k, v in op.get("tags", [])])
@@ -225,7 +238,7 @@ def apply_op(c: MlflowClient, run_id: str, op: dict) -> None:
     elif kind == "model":
         from .job import model_from_checkpoint
 
-        model, example = model_from_checkpoint(run_id)
+        model, example = model_from_checkpoint(box.key)
         log_model(c, run_id, model, example)
     else:
         raise ValueError(f"unknown buffered op {kind!r}")
@@ -265,7 +278,7 @@ def sync() -> dict[str, int]:
     for run_id in outbox.waiting():
         box = Outbox(run_id)
         try:
-            done[run_id] = box.replay(lambda op: apply_op(c, run_id, op))
+            done[run_id] = box.replay(lambda op: apply_op(c, box, op))
         except Exception as e:
             if not unreachable(e):
                 raise
@@ -278,8 +291,20 @@ def _liveness() -> dict[str, str]:
             HEARTBEAT: str(int(time.time()))}
 
 
-def start_run(experiment: str, run_name: str, tags: dict[str, str]) -> Run:
-    c = client()
+def start_run(experiment: str, run_name: str, tags: dict[str, str], offline: bool = False) -> Run:
+    """A new run; with offline=True and the server unreachable, a local run whose every call,
+    its creation first, waits in the outbox."""
+    try:
+        c = client()
+    except TrackingError:
+        if not offline:
+            raise
+        run = Run(MlflowClient(tracking_uri=tracking_uri()), f"offline-{uuid.uuid4().hex}", "")
+        run.outbox.append({"op": "create", "experiment": experiment, "run_name": run_name,
+                           "tags": {**tags, **_liveness()}, "start_time": int(time.time() * 1000)})
+        print(f"tracking server unreachable: run {run.run_id} is kept in {run.outbox.path} "
+              "until the server answers (or `tracker sync`)", file=sys.stderr, flush=True)
+        return run
     exp_id = ensure_experiment(c, experiment)
     run = c.create_run(exp_id, run_name=run_name, tags={**tags, **_liveness()})
     return Run(c, run.info.run_id, exp_id)
