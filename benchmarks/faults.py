@@ -77,9 +77,10 @@ def kills(n: int, tmp: Path, data: Path) -> None:
                     sigs[sig.name] += 1
                 proc.wait()
             e = c.get_experiment_by_name(exp)
-            runs = c.search_runs([e.experiment_id]) if e else []
-            if not runs:
-                continue  # killed before the run existed: start again
+            runs = c.search_runs([e.experiment_id]) if e else []  # newest first
+            if not runs or proc.returncode == 2:  # killed before it recorded anything: anew
+                cmd = ["train", *cfg_args(data, exp, 5)]
+                continue
             run = runs[0]
             if run.info.status == "FINISHED":
                 identical += metrics(c, run.info.run_id) == ref

@@ -183,6 +183,9 @@ def _recorded_config(info, state: dict | None, overrides: dict) -> RunConfig:
     from .config import FIELDS, make_config, parse_value
 
     recorded = info.data.params
+    if state is None and "epochs" not in recorded:
+        raise ConfigError(f"run {info.info.run_id} was stopped before it recorded its config; "
+                          "there is nothing to resume, start a new run")
     values = dict(state["config"]) if state else {
         k: parse_value(k, recorded[k]) if recorded[k] != "" else None
         for k in FIELDS if k in recorded}
