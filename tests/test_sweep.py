@@ -79,3 +79,18 @@ def test_every_shipped_experiment_plans():
     assert sizes["cifar10-norms"] == 9 and sizes["fashion-mnist-models"] == 16
     norms = sweep.plan(str(files[0].parent / "cifar10-norms.toml"))
     assert {p.cfg.epochs for p in norms.points} == {20} and {p.cfg.batch_size for p in norms.points} == {64}
+
+
+def test_workers_run_children_in_parallel_processes(tmp_path, mnist_dir):
+    import os
+
+    path = tmp_path / "two.toml"
+    path.write_text(SWEEP.replace('seed = [1, 2]', 'seed = [1]').replace(
+        'download = false', f'download = false\ndata_dir = "{mnist_dir}"'))
+    result = cli("sweep", str(path), "--workers", "2")
+    assert result.exit_code == 0, result.output
+    assert "2 finished, 0 skipped, 0 failed" in result.output
+    children = [r for r in all_runs() if r.data.tags.get("tracker.kind") == "train"]
+    pids = {r.data.tags["tracker.pid"] for r in children}
+    assert len(children) == 2 and {r.info.status for r in children} == {"FINISHED"}
+    assert len(pids) == 2 and str(os.getpid()) not in pids  # each in a worker process
