@@ -36,7 +36,6 @@ for _quiet in ("mlflow.store.db.utils", "alembic.runtime.migration"):  # schema 
 KIND_TAG = "mlflow.experimentKind"
 KIND = "custom_model_development"  # opens the UI's model-training view
 MAX_BATCH_PARAMS = 100
-UI_VIEW = "?workflowType=machine_learning"
 HEARTBEAT = "tracker.heartbeat"  # unix seconds of the last logged epoch
 
 
