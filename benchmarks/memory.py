@@ -1,6 +1,6 @@
 """Peak RSS of a one-epoch `tracker train`, CIFAR-10-sized and MNIST, each in a fresh process.
 
-    .venv/bin/python benchmarks/memory.py [--mnist-dir ../shared/datasets]
+    .venv/bin/python benchmarks/memory.py [--mnist-dir ../shared/datasets] [--arch mnist-small]
 
 CIFAR-10-sized: 50,000 x 32 x 32 x 3 uint8 (150 MB) written in CIFAR-10's real pickle format
 (random pixels); MNIST: the real files. Target: peak RSS <= 2 x dataset bytes + 1 GB.
@@ -47,6 +47,7 @@ def run(cfg: dict, md5: dict, store: Path) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mnist-dir", default=str(ROOT.parent / "shared" / "datasets"))
+    ap.add_argument("--arch", default="mnist-small", help="the model trained for one epoch")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT / "tests"))
     from fakedata import write_cifar10
@@ -56,11 +57,11 @@ def main() -> None:
     cases = [("cifar10", str(tmp / "cifar"), (60_000 * 32 * 32 * 3)),
              ("mnist", args.mnist_dir, (70_000 * 28 * 28))]
     for dataset, data_dir, nbytes in cases:
-        cfg = {"dataset": dataset, "arch": "s8", "epochs": 1, "data_dir": data_dir, "download": False,
+        cfg = {"dataset": dataset, "arch": args.arch, "epochs": 1, "data_dir": data_dir, "download": False,
                "experiment": "memory"}
         peak = run(cfg, md5, tmp / "store")
         budget = 2 * nbytes + 2 ** 30
-        print(f"{dataset:8s}: dataset {nbytes / 2**20:6.0f} MiB, peak RSS {peak / 2**20:6.0f} MiB, "
+        print(f"{dataset:8s} {args.arch}: dataset {nbytes / 2**20:6.0f} MiB, peak RSS {peak / 2**20:6.0f} MiB, "
               f"budget {budget / 2**20:6.0f} MiB -> {'within' if peak <= budget else 'OVER'}")
 
 

@@ -1,11 +1,8 @@
-"""The CLI surface: fast --help, summary without data, device choice."""
+"""The CLI surface: fast --help, summary without data."""
 import subprocess
 import sys
 
-import torch
-
 from helpers import cli
-from tracker.train import pick_device
 
 
 def test_help_imports_neither_torch_nor_mlflow():
@@ -24,10 +21,3 @@ def test_summary_needs_no_data():
     assert result.exit_code == 0
     assert "48,178 params" in result.output and "receptive field 72" in result.output
     assert "GroupNorm" in result.output
-
-
-def test_device_choice():
-    assert pick_device("cpu") == torch.device("cpu")
-    expected = "cuda" if torch.cuda.is_available() else (
-        "mps" if torch.backends.mps.is_available() else "cpu")
-    assert pick_device("auto").type == expected

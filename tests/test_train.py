@@ -8,6 +8,8 @@ import torch
 
 from helpers import all_runs, cli, sets, store_client
 from tracker.job import METRICS
+from tracker.models import IN_SHAPE
+from tracker.train import channels_last
 
 CONFIG_TOML = 'dataset = "mnist"\narch = "mnist-small"\nnorm = "group"\nseed = 7\n'
 
@@ -40,6 +42,9 @@ def test_run_logs_config_counts_and_versions(trained):
     assert (p["params_total"], p["params_trainable"], p["receptive_field"]) == ("14864", "14864", "32")
     assert p["torch_version"] == torch.__version__ and p["mlflow_version"] == mlflow.__version__
     assert len(p["git_commit"]) in (40, 7) or p["git_commit"] == "unknown"
+    cpu = torch.device("cpu")
+    assert (p["device_used"], p["precision_used"], p["compile"]) == ("cpu", "fp32", "False")
+    assert p["channels_last"] == str(channels_last(cpu, "group", IN_SHAPE["mnist"]))
     exp = c.get_experiment(run.info.experiment_id)
     assert exp.name == "tiny" and exp.tags["mlflow.experimentKind"] == "custom_model_development"
 

@@ -55,7 +55,8 @@ class RunConfig:
     augment: str = "none"  # none | albumentations (seed 001) | shift | crop-flip (batched)
     seed: int = 1
     device: str = "auto"  # auto = cuda > mps > cpu
-    precision: str = "fp32"  # fp32 | bf16 autocast
+    precision: str = "fp32"  # fp32 | bf16 autocast (where the device supports bf16)
+    compile: bool = False  # torch.compile the model (opt-in: no training gain measured on CPU)
     data_dir: str = "data"
     download: bool = True  # fetch the dataset when it is missing
     train_limit: int = 0  # use only the first N training images (0 = all)

@@ -23,7 +23,8 @@ from . import checkpoint, plots
 from .config import ConfigError, RunConfig, store_root
 from .data import Batches, Split, load_split
 from .models import IN_SHAPE, build_model, count_params, receptive_field
-from .train import evaluate, make_optimizer, make_scheduler, pick_device, set_threads, train_epoch
+from .train import (channels_last, effective_precision, evaluate, make_optimizer, make_scheduler,
+                    pick_device, set_threads, train_epoch)
 
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "lr", "epoch_time_s")
 
@@ -44,6 +45,8 @@ class Prepared:
     train: Split
     test: Split
     params: dict
+    precision: str  # what the device runs: bf16 falls back to fp32 where unsupported
+    channels_last: bool
 
 
 def seed_everything(seed: int) -> None:
@@ -80,10 +83,15 @@ def prepare(cfg: RunConfig) -> Prepared:
     model, counts = describe(cfg)
     train = load_split(cfg.dataset, cfg.data_dir, True, cfg.download, cfg.train_limit)
     test = load_split(cfg.dataset, cfg.data_dir, False, cfg.download, cfg.test_limit)
+    precision = effective_precision(device, cfg.precision)
+    if precision != cfg.precision:
+        print(f"warning: {device.type} has no native bf16; training in fp32", file=sys.stderr)
+    layout = channels_last(device, cfg.norm, IN_SHAPE[cfg.dataset])
     params = {**cfg.as_params(), **counts, "device_used": device.type, "git_commit": git_commit(),
+              "precision_used": precision, "channels_last": str(layout),
               "torch_version": torch.__version__,
               **{f"{p}_version": version(p) for p in ("torchvision", "mlflow")}}
-    return Prepared(cfg, device, model, train, test, params)
+    return Prepared(cfg, device, model, train, test, params, precision, layout)
 
 
 def summary_text(cfg: RunConfig, model: torch.nn.Module) -> str:
@@ -210,8 +218,10 @@ def _train_into(p: Prepared, run, setup, state: dict | None) -> str:
         try:
             setup()
             _fit(p, run, guard, state)
-            run.set_tags({"tracker.tracking_s": f"{run.seconds:.3f}",
-                          "tracker.wall_s": f"{time.perf_counter() - started:.3f}"})
+            wall = time.perf_counter() - started
+            run.wait()  # so the sender's time is complete (the model is logged after this anyway)
+            run.set_tags({"tracker.tracking_s": f"{run.seconds:.3f}", "tracker.wall_s": f"{wall:.3f}",
+                          "tracker.sending_s": f"{run.send_seconds:.3f}"})
             if not run.finish_with_model(p.model.cpu().to(memory_format=torch.contiguous_format).eval(),
                                          _example(p)):
                 print(f"tracking server still unreachable: {run.outbox.pending()} calls of run "
@@ -267,13 +277,13 @@ def _epoch_summary(history: dict, epoch: int) -> dict:
 
 def _fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> None:
     cfg, device = p.cfg, p.device
-    channels_last = device.type == "cpu"  # measured faster on CPU for every norm (benchmarks/)
     model = p.model.to(device)
-    if channels_last:
+    if p.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    step = torch.compile(model) if cfg.compile else model  # shares model's parameters
     train = Batches(p.train, cfg.dataset, cfg.batch_size, device, shuffle=True,
-                    augment=cfg.augment, seed=cfg.seed, channels_last=channels_last)
-    test = Batches(p.test, cfg.dataset, 1000, device, channels_last=channels_last)
+                    augment=cfg.augment, seed=cfg.seed, channels_last=p.channels_last)
+    test = Batches(p.test, cfg.dataset, 1000, device, channels_last=p.channels_last)
     optimizer = make_optimizer(cfg, model)
     scheduler, per_batch = make_scheduler(cfg, optimizer, len(train))
     ckpt_dir = store_root() / "checkpoints" / run.run_id
@@ -293,9 +303,9 @@ def _fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> None:
     for epoch in range(start, cfg.epochs + 1):
         t0 = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
-        metrics = train_epoch(model, train, optimizer, scheduler, per_batch, cfg.precision,
+        metrics = train_epoch(step, train, optimizer, scheduler, per_batch, p.precision,
                               cfg.stop_on_nan, desc=f"{cfg.name} epoch {epoch}/{cfg.epochs}")
-        metrics.update(evaluate(model, test, cfg.precision))
+        metrics.update(evaluate(step, test, p.precision))
         metrics.update(lr=lr, epoch_time_s=time.perf_counter() - t0)
         improved = not history["test_acc"] or metrics["test_acc"] > max(history["test_acc"])
         for k in METRICS:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import socket
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -112,17 +114,24 @@ def unreachable(e: BaseException) -> bool:
 
 
 class Run:
-    """A live run. Every call is timed, so tracking overhead can be reported.
+    """A live run. Calls go, in order, to a sender thread, so training never waits on the
+    network; `wait()` (done by `end`, `finish_with_model` and reads) lets the queue drain.
 
     Against a server, a call that cannot connect goes to a durable outbox on disk instead,
     and training goes on; the outbox is replayed in order once the server answers again.
+    A hard kill loses at most the calls still queued; `resume` re-logs an epoch's metrics
+    from the checkpoint's history.
     """
 
     def __init__(self, c: MlflowClient, run_id: str, experiment_id: str):
         self.client, self.run_id, self.experiment_id = c, run_id, experiment_id
-        self.seconds = 0.0
+        self.seconds = 0.0  # time the training thread spent in tracking calls
+        self.send_seconds = 0.0  # time the sender thread spent delivering them
         self.outbox = Outbox(run_id)
         self.remote = not is_local(c.tracking_uri)
+        self._queue: queue.Queue = queue.Queue()
+        self._error: BaseException | None = None
+        threading.Thread(target=self._sender, daemon=True, name=f"tracker-{run_id[:8]}").start()
 
     def _timed(self, fn, *args, **kwargs):
         t = time.perf_counter()
@@ -131,13 +140,38 @@ class Run:
         finally:
             self.seconds += time.perf_counter() - t
 
+    def _sender(self) -> None:
+        while True:
+            op = self._queue.get()
+            t = time.perf_counter()
+            try:
+                if self._error is None:
+                    self._deliver(op)
+            except BaseException as e:  # raised in the training thread at its next call
+                self._error = e
+            finally:
+                self.send_seconds += time.perf_counter() - t
+                self._queue.task_done()
+
+    def wait(self, raise_error: bool = True) -> None:
+        """Block until every queued call is delivered or buffered; re-raise a delivery error."""
+        self._timed(self._queue.join)
+        error, self._error = self._error, None
+        if error is not None and raise_error:
+            raise error
+
     def _send(self, op: dict) -> None:
+        if self._error is not None:
+            self.wait()
+        self._queue.put(op)
+
+    def _deliver(self, op: dict) -> None:
         if self.remote and self.outbox.pending():  # mid-outage: keep the order
             self.outbox.append(op)
-            self._timed(self.flush)
+            self._flush()
             return
         try:
-            self._timed(apply_op, self.client, self.outbox, op)
+            apply_op(self.client, self.outbox, op)
         except Exception as e:
             if not (self.remote and unreachable(e)):
                 raise
@@ -146,7 +180,12 @@ class Run:
             self.outbox.append(op)
 
     def flush(self, wait: float = 0.0) -> bool:
-        """Replay the outbox if the server answers (waiting up to `wait` s); True when empty."""
+        """Deliver the queue, then replay the outbox if the server answers (waiting up to
+        `wait` s); True when nothing is left."""
+        self.wait()
+        return self._timed(self._flush, wait)
+
+    def _flush(self, wait: float = 0.0) -> bool:
         deadline = time.time() + wait
         while self.outbox.pending():
             if server_up(self.client.tracking_uri):
@@ -175,6 +214,7 @@ class Run:
                     "tags": [[HEARTBEAT, str(ts // 1000)]] if heartbeat else []})
 
     def logged_steps(self, key: str) -> set[int]:
+        self.wait()
         return {m.step for m in self._timed(self.client.get_metric_history, self.run_id, key)}
 
     def set_tags(self, tags: dict[str, str]) -> None:
@@ -200,9 +240,11 @@ class Run:
         self.log_artifact(local, str(Path(name).parent) if "/" in name else None)
 
     def end(self, status: str, error: str | None = None) -> None:
+        self.wait(raise_error=False)  # the run ends whatever an earlier call ran into
         if error:
             self.set_tags({"tracker.error": error[:5000]})
         self._send({"op": "terminate", "status": status, "end_time": int(time.time() * 1000)})
+        self.wait()
 
     def finish_with_model(self, model, example, wait: float | None = None) -> bool:
         """Log the model with MLflow's own flavor (pt2, loadable without tracker), then FINISH.
@@ -211,7 +253,8 @@ class Run:
         stays down the run is left for `tracker sync`, which logs the model from the checkpoint.
         """
         wait = float(os.environ.get("TRACKER_OUTAGE_WAIT", "300")) if wait is None else wait
-        if self.remote and not self._timed(self.flush, wait):
+        self.wait()
+        if self.remote and not self.flush(wait):
             self.outbox.append({"op": "model"})
             return False
         self._timed(log_model, self.client, self.outbox.target(), model, example)
@@ -359,9 +402,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def mark_killed(run_id: str, why: str) -> None:
+def mark_killed(run_id: str, why: str, tags: dict[str, str] | None = None) -> None:
     c = client()
-    c.set_tag(run_id, "tracker.error", why)
+    c.log_batch(run_id, tags=[RunTag(k, v) for k, v in {"tracker.error": why, **(tags or {})}.items()])
     c.set_terminated(run_id, "KILLED")
 
 
@@ -428,6 +471,18 @@ def sweep_state(sweep: str, experiment: str, grid: dict, config_file: str) -> tu
     killed = {r.info.run_name: r.info.run_id for r in children
               if r.info.status == "KILLED" and r.info.run_name not in done}
     return parent_id, done, killed
+
+
+def sweep_child(sweep: str, experiment: str, run_name: str):
+    """The newest RUNNING or KILLED child of a sweep with this run name, or None."""
+    c = client()
+    exp = c.get_experiment_by_name(experiment)
+    if exp is None:
+        return None
+    found = c.search_runs([exp.experiment_id], f"tags.`tracker.sweep` = '{sweep}' and "
+                          f"tags.`tracker.kind` = 'train' and attributes.run_name = '{run_name}'",
+                          order_by=["attributes.start_time DESC"])
+    return next((r for r in found if r.info.status in ("RUNNING", "KILLED")), None)
 
 
 def end_sweep(parent_id: str, ok: bool) -> None:

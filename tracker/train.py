@@ -33,6 +33,37 @@ def set_threads() -> int:
     return n
 
 
+def bf16_supported(device: torch.device) -> bool:
+    """bf16 autocast runs natively: CUDA with bf16 units, or a CPU with AVX512-BF16/AMX."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    return False
+
+
+def effective_precision(device: torch.device, precision: str) -> str:
+    """The precision a run trains in: bf16 falls back to fp32 where it would only be emulated."""
+    return precision if precision != "bf16" or bf16_supported(device) else "fp32"
+
+
+# channels_last against contiguous on CPU, per norm and input size (benchmarks/pipeline.py
+# --layout): it won everywhere except BatchNorm on CIFAR-sized input.
+_CHANNELS_LAST_CPU = {("batch", "small"): True, ("batch", "large"): False,
+                      ("layer", "small"): True, ("layer", "large"): True,
+                      ("group", "small"): True, ("group", "large"): True,
+                      ("none", "small"): True, ("none", "large"): True}
+
+
+def channels_last(device: torch.device, norm: str, in_shape: tuple[int, ...]) -> bool:
+    """The memory layout that measured faster for this norm and input size on this device."""
+    if device.type == "cuda":
+        return True  # tensor cores prefer NHWC
+    if device.type != "cpu":
+        return False
+    return _CHANNELS_LAST_CPU[(norm, "large" if in_shape[0] > 1 else "small")]
+
+
 def make_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
