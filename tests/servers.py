@@ -75,6 +75,50 @@ class MlflowServer:
         self.proc = None
 
 
+class RayHead:
+    """`ray start --head --block` on 127.0.0.1; stopped through its own process group, not
+    `ray stop`, which would stop every Ray instance on the machine."""
+
+    def __init__(self, cpus: int = 2):
+        # short: Ray's unix sockets live under it (108-byte path limit)
+        self.tmp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))
+        self.port, self.cpus = free_port(), cpus
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> "RayHead":
+        env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "RAY_ADDRESS")}
+        env.update(TRACKER_STORE=str(self.tmp / "node-store"), TRACKER_PROGRESS="0")  # the node's scratch
+        self.log = self.tmp / "head.log"
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block",
+             "--node-ip-address", "127.0.0.1", "--port", str(self.port), "--num-cpus", str(self.cpus),
+             "--include-dashboard=false", "--disable-usage-stats", "--temp-dir", str(self.tmp)],
+            stdout=open(self.log, "wb"), stderr=subprocess.STDOUT, start_new_session=True,
+            env=env, cwd=self.tmp)
+        deadline = time.time() + 120
+        while b"Ray runtime started" not in self.log.read_bytes():
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"ray start failed: {self.log.read_text()[-2000:]}")
+            time.sleep(0.5)
+        return self
+
+    def stop(self) -> None:
+        """The whole node at once: its processes (GCS, raylet, workers) share the group, and
+        a graceful SIGTERM makes `ray start --block` wait about 30 s."""
+        if self.proc:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        self.proc = None
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 def _as_postgres(cmd: list[str]) -> list[str]:
     """PostgreSQL refuses to run as root: drop to the postgres user when we are root."""
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd

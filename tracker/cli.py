@@ -126,8 +126,18 @@ def demo(epochs, data_dir):
 @data_opt
 @click.option("--dry-run", is_flag=True, help="List the runs it would make, and stop. Default: off.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Runs in parallel processes.")
-def sweep_cmd(config, sets, data_dir, dry_run, workers):
+              help="Runs in parallel processes (local executor).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: this machine; ray: one Ray task per run on a cluster, logging to "
+                   "MLFLOW_TRACKING_URI (a server; a local store is refused).")
+@click.option("--address", default=None, metavar="ADDR",
+              help="Ray cluster: HOST:6379, auto (one started with `ray start` here) or "
+                   "ray://HOST:10001. Default: RAY_ADDRESS, else a new local Ray instance.")
+@click.option("--cpus-per-run", default=1, show_default=True, type=click.IntRange(1, 1024),
+              help="Ray: CPUs each run reserves.")
+@click.option("--gpus-per-run", default=0.0, show_default=True, type=click.FloatRange(0, 64),
+              help="Ray: GPUs each run reserves (fractions share a GPU).")
+def sweep_cmd(config, sets, data_dir, dry_run, workers, executor, address, cpus_per_run, gpus_per_run):
     """Run the [grid] of CONFIG as child runs under one parent run; FINISHED children are skipped."""
     from . import sweep
 
@@ -137,7 +147,8 @@ def sweep_cmd(config, sets, data_dir, dry_run, workers):
         for i, pt in enumerate(p.points, 1):
             click.echo(f"  {i}. {pt.cfg.name}  " + " ".join(f"{k}={v}" for k, v in pt.values.items()))
         return
-    parent, counts = sweep.execute(p, config, workers, echo=click.echo)
+    ray = {"address": address, "cpus": cpus_per_run, "gpus": gpus_per_run} if executor == "ray" else None
+    parent, counts = sweep.execute(p, config, workers, echo=click.echo, ray=ray)
     click.echo(f"sweep {p.name} (parent run {parent}): {counts['finished']} finished, "
                f"{counts['skipped']} skipped, {counts['failed']} failed")
     click.echo(f"compare: tracker compare --sweep {parent}")

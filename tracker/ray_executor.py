@@ -1,0 +1,143 @@
+"""Sweep children as Ray tasks on a cluster, every one logging to one shared tracking server.
+
+    MLFLOW_TRACKING_URI=http://HEAD:5000 tracker sweep experiments/mnist-norms.toml \
+        --executor ray --address HEAD:6379 --cpus-per-run 2
+
+Ray is imported inside functions only: `tracker --help` and local sweeps never load it.
+A task whose worker dies is retried by Ray (MAX_RETRIES); the retry finds the run the dead
+attempt left RUNNING, marks it KILLED and resumes it from its last checkpoint, in the same run.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+from .config import RunConfig, UserError, store_root
+
+MAX_RETRIES = 2  # worker deaths per run that Ray retries; a user error is never retried
+NEEDS_RAY = "--executor ray needs Ray: pip install 'tracker[ray]'"
+
+
+class RunLost(UserError):
+    """A run's Ray worker died more often than Ray retries; the run is KILLED, resumable."""
+
+
+def shared_uri() -> str:
+    """MLFLOW_TRACKING_URI if it is a server every node can reach; else a one-line error."""
+    from . import tracking
+
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if not uri or tracking.is_local(uri):
+        where = (f"MLFLOW_TRACKING_URI={tracking.redact(uri)} is a local store" if uri else
+                 "MLFLOW_TRACKING_URI is unset, so runs would go to the embedded ./mlruns")
+        raise UserError(f"--executor ray needs a tracking server every node can reach; {where}, which "
+                        "the Ray workers cannot see: start a server (tracker server --host 0.0.0.0, or "
+                        "docker compose up) and export MLFLOW_TRACKING_URI=http://HOST:5000")
+    tracking.check_reachable(uri)
+    return uri
+
+
+def worker_env(uri: str) -> dict[str, str]:
+    """What each task needs in its environment. Credentials are not sent: Ray shows a job's
+    runtime_env in its dashboard, so they belong in the environment of `ray start` on each node."""
+    env = {"MLFLOW_TRACKING_URI": uri, "TRACKER_PROGRESS": "0"}
+    if os.environ.get("TRACKER_DATA_DIR"):
+        env["TRACKER_DATA_DIR"] = os.environ["TRACKER_DATA_DIR"]
+    return env
+
+
+class RayPool:
+    """Grid points as Ray tasks with fixed resources; the shape of a ProcessPoolExecutor loop."""
+
+    def __init__(self, address: str | None, cpus: int, gpus: float):
+        uri = shared_uri()  # before Ray starts and before any run exists
+        try:
+            import ray
+        except ImportError:
+            raise UserError(NEEDS_RAY) from None
+        self.ray, self.cpus = ray, cpus
+        try:  # address None: RAY_ADDRESS, else a new local instance
+            ray.init(address=address, runtime_env={"env_vars": worker_env(uri)},
+                     logging_level="warning", log_to_driver=True)
+        except (ConnectionError, ValueError, RuntimeError) as e:
+            raise UserError(f"cannot join the Ray cluster at {address or 'RAY_ADDRESS/local'}: "
+                            f"{str(e).splitlines()[0] if str(e) else e.__class__.__name__}") from None
+        self.task = ray.remote(_run_point).options(
+            num_cpus=cpus, num_gpus=gpus, max_retries=MAX_RETRIES, retry_exceptions=False)
+        self.pending: dict = {}
+
+    def submit(self, cfg: RunConfig, config_file: str, tags: dict, resume_id: str | None):
+        ref = self.task.remote(cfg, Path(config_file).name, Path(config_file).read_text(), tags,
+                               self.cpus, resume_id, os.getcwd())
+        self.pending[ref] = (cfg, tags)
+        return ref
+
+    def as_completed(self, refs) -> Iterator:
+        left = list(refs)
+        while left:
+            done, left = self.ray.wait(left, num_returns=1)
+            yield done[0]
+
+    def result(self, ref) -> str:
+        """The run id; a user error raises as itself, a run lost to worker deaths as RunLost."""
+        from ray.exceptions import RayError, RayTaskError
+
+        cfg, tags = self.pending.pop(ref)
+        try:
+            return self.ray.get(ref)
+        except RayTaskError as e:
+            cause = getattr(e, "cause", None)
+            raise cause if isinstance(cause, Exception) else e from None
+        except RayError as e:  # the worker (or its node) died on every attempt
+            from . import tracking
+
+            run = tracking.sweep_child(tags["tracker.sweep"], cfg.experiment, cfg.name)
+            if run is not None and run.info.status == "RUNNING":
+                tracking.mark_killed(run.info.run_id, f"its Ray worker died {MAX_RETRIES + 1} times")
+            raise RunLost(f"{cfg.name}: its Ray worker died {MAX_RETRIES + 1} times "
+                          f"({e.__class__.__name__}); run the sweep again to resume it") from None
+
+    def close(self, wait: float = 30.0) -> None:
+        """Shut down; tasks still pending (the sweep was interrupted) are cancelled first, which
+        raises in them like Ctrl-C, so they end their runs KILLED within `wait` seconds."""
+        if self.pending:
+            for ref in self.pending:
+                self.ray.cancel(ref)
+            self.ray.wait(list(self.pending), num_returns=len(self.pending), timeout=wait)
+        self.ray.shutdown()
+
+
+def _run_point(cfg: RunConfig, config_name: str, config_text: str, tags: dict, threads: int,
+               resume_id: str | None, cwd: str) -> str:
+    """One grid point on a Ray worker: resume the run a dead attempt left, else start one."""
+    from . import sweep
+
+    if os.path.isdir(cwd):  # relative paths (data_dir) mean what they mean on the driver
+        os.chdir(cwd)
+    config_file = store_root() / "files" / "sweeps" / tags["tracker.sweep"] / config_name
+    config_file.parent.mkdir(parents=True, exist_ok=True)
+    config_file.write_text(config_text)  # logged as the run's config artifact, as locally
+    rid = _take_over(tags["tracker.sweep"], cfg, resume_id)
+    return sweep._child(cfg, str(config_file), tags, threads, rid)
+
+
+def _take_over(sweep_name: str, cfg: RunConfig, resume_id: str | None) -> str | None:
+    """The run to resume: the KILLED one the sweep handed over, or the one an earlier attempt
+    of this task left RUNNING when its worker died (the parent schedules each point once)."""
+    from . import tracking
+
+    if resume_id:
+        run = tracking.get_run(resume_id)
+    else:
+        run = tracking.sweep_child(sweep_name, cfg.experiment, cfg.name)
+    if run is None:
+        return None
+    if run.info.status == "RUNNING":
+        tags = run.data.tags
+        resumes = int(tags.get("tracker.resumes", "0")) + 1
+        tracking.mark_killed(run.info.run_id, f"its Ray worker died (pid {tags.get('tracker.pid')} on "
+                             f"{tags.get('tracker.host')})", {"tracker.resumes": str(resumes)})
+    if "epochs" not in run.data.params:  # died before it logged its config: start over
+        return None
+    return run.info.run_id
