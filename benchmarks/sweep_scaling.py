@@ -18,12 +18,22 @@ workers' imports and model logging included), runs per minute, the speed-up over
 and p90 of a kept-alive log-batch of 7 metrics, the call a run makes once per epoch (as in
 benchmarks/server_latency.py). The Ray head is stopped through its own process group, never
 `ray stop`, which would stop every Ray instance on the machine.
+
+Read with care: each run sets its torch threads to the CPUs its process may use
+(train.set_threads), not to --cpus-per-run or the local executor's share, so two runs at once
+on 2 cores use 2 threads each.
+
+Smoke run on the shared 2-core machine (--runs 2 --train-limit 300 --epochs 1, other jobs
+running): wall 50.1 s (--workers 1), 35.7 s (--workers 2), 49.7 s (ray, 2 CPUs per run),
+40.2 s (ray, 1 CPU per run); log-batch median 30.1 ms. Start-up dominates at that size; it
+is no figure.
 """
 from __future__ import annotations
 
 import argparse
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -141,8 +151,9 @@ def main() -> None:
         if head is not None:
             head.stop()
         server.stop(proc)
+        shutil.rmtree(tmp, ignore_errors=True)
     base = next((wall for label, wall, _ in rows if label == "local --workers 1"), None)
-    print(f"{runs} runs: mnist-small, {args.train_limit} training images, {args.epochs} epochs, "
+    print(f"{runs} runs: mnist-small, {args.train_limit} training images, epochs={args.epochs}, "
           f"{os.cpu_count()} CPUs; one mlflow server (SQLite) on 127.0.0.1")
     print(f"{'mode':22s} {'wall s':>8s} {'runs/min':>9s} {'vs --workers 1':>15s} {'tracking share':>15s}")
     for label, wall, share in rows:

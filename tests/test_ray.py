@@ -14,7 +14,7 @@ import pytest
 
 from fakedata import write_mnist
 from helpers import all_runs, cli, store_client
-from servers import MlflowServer, RayHead
+from servers import MlflowServer, RayHead, free_port
 
 pytestmark = pytest.mark.server
 
@@ -202,6 +202,24 @@ def test_a_local_store_is_refused_before_anything_exists(tmp_path, mnist_dir, ur
         "error: --executor ray needs a tracking server every node can reach")
     assert all_runs() == [] and not (tmp_path / "mlruns").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.toml"]  # no db, no store, nothing
+
+
+def test_an_address_without_a_cluster_is_one_line(tmp_path, mnist_dir, server):
+    from mlflow.tracking import MlflowClient
+
+    path = write_sweep(tmp_path / "grid.toml", mnist_dir, "no-cluster")
+    result = cli("sweep", str(path), "--executor", "ray", "--address", f"127.0.0.1:{free_port()}",
+                 env={"MLFLOW_TRACKING_URI": server.url})
+    assert result.exit_code == 2 and result.stderr.startswith("error: no Ray cluster answers at 127.0.0.1:")
+    assert result.stderr.count("\n") == 1
+    assert MlflowClient(server.url).get_experiment_by_name("no-cluster") is None
+
+
+def test_workers_is_refused_with_the_ray_executor(tmp_path, mnist_dir):
+    path = write_sweep(tmp_path / "grid.toml", mnist_dir, "refused")
+    result = cli("sweep", str(path), "--executor", "ray", "--workers", "2")
+    assert result.exit_code == 2 and "--workers is for the local executor" in result.stderr
+    assert all_runs() == []
 
 
 def test_without_ray_installed_the_error_is_one_line(tmp_path, mnist_dir, server):

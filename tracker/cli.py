@@ -147,6 +147,9 @@ def sweep_cmd(config, sets, data_dir, dry_run, workers, executor, address, cpus_
         for i, pt in enumerate(p.points, 1):
             click.echo(f"  {i}. {pt.cfg.name}  " + " ".join(f"{k}={v}" for k, v in pt.values.items()))
         return
+    if executor == "ray" and workers > 1:
+        raise click.UsageError("--workers is for the local executor; with --executor ray, Ray runs as "
+                               "many at once as --cpus-per-run and the cluster's CPUs allow")
     ray = {"address": address, "cpus": cpus_per_run, "gpus": gpus_per_run} if executor == "ray" else None
     parent, counts = sweep.execute(p, config, workers, echo=click.echo, ray=ray)
     click.echo(f"sweep {p.name} (parent run {parent}): {counts['finished']} finished, "

@@ -10,6 +10,7 @@ attempt left RUNNING, marks it KILLED and resumes it from its last checkpoint, i
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Iterator
 
@@ -47,11 +48,27 @@ def worker_env(uri: str) -> dict[str, str]:
     return env
 
 
+def check_address(address: str | None) -> None:
+    """A HOST:PORT that refuses connections is one line now; Ray itself retries for minutes."""
+    if not address or address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"--address {address!r}: expected HOST:PORT (the head's GCS port, 6379 by "
+                        "default), auto, or ray://HOST:10001")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as e:
+        raise UserError(f"no Ray cluster answers at {address} ({e.__class__.__name__}); start one "
+                        f"(ray start --head --port {port}) or fix --address") from None
+
+
 class RayPool:
     """Grid points as Ray tasks with fixed resources; the shape of a ProcessPoolExecutor loop."""
 
     def __init__(self, address: str | None, cpus: int, gpus: float):
         uri = shared_uri()  # before Ray starts and before any run exists
+        check_address(address)
         try:
             import ray
         except ImportError:
@@ -115,7 +132,7 @@ def _run_point(cfg: RunConfig, config_name: str, config_text: str, tags: dict, t
 
     if os.path.isdir(cwd):  # relative paths (data_dir) mean what they mean on the driver
         os.chdir(cwd)
-    config_file = store_root() / "files" / "sweeps" / tags["tracker.sweep"] / config_name
+    config_file = store_root() / "files" / "sweeps" / tags["tracker.sweep"] / cfg.name / config_name
     config_file.parent.mkdir(parents=True, exist_ok=True)
     config_file.write_text(config_text)  # logged as the run's config artifact, as locally
     rid = _take_over(tags["tracker.sweep"], cfg, resume_id)

@@ -85,11 +85,11 @@ def execute(p: Plan, config_file: str, workers: int = 1,
     ray: {"address", "cpus", "gpus"} runs each child as a Ray task (tracker/ray_executor.py)."""
     from . import tracking
 
-    pool = None
+    tasks = None
     if ray is not None:  # refuses a local store, or a missing Ray, before any run exists
         from .ray_executor import RayPool
 
-        pool = RayPool(ray.get("address"), ray.get("cpus", 1), ray.get("gpus", 0))
+        tasks = RayPool(ray.get("address"), ray.get("cpus", 1), ray.get("gpus", 0))
     parent_id, done, killed = tracking.sweep_state(p.name, p.points[0].cfg.experiment, p.grid, config_file)
     todo = [pt for pt in p.points if pt.cfg.name not in done]
     counts = {"skipped": len(p.points) - len(todo), "finished": 0, "failed": 0}
@@ -99,11 +99,11 @@ def execute(p: Plan, config_file: str, workers: int = 1,
     jobs = [(pt.cfg, config_file, child_tags(p, pt, parent_id)) for pt in todo]
     resume_ids = [killed.get(pt.cfg.name) for pt in todo]
     try:
-        if pool is not None:
-            futures = {pool.submit(*args, rid): args[0].name for args, rid in zip(jobs, resume_ids)}
-            for i, fut in enumerate(pool.as_completed(futures), 1):
+        if tasks is not None:
+            futures = {tasks.submit(*args, rid): args[0].name for args, rid in zip(jobs, resume_ids)}
+            for i, fut in enumerate(tasks.as_completed(futures), 1):
                 echo(f"[run {i} of {len(jobs)} done] {futures[fut]}")
-                counts[_outcome(lambda: pool.result(fut), echo)] += 1
+                counts[_outcome(lambda: tasks.result(fut), echo)] += 1
         elif workers <= 1:
             for i, (args, rid) in enumerate(zip(jobs, resume_ids), 1):
                 echo(f"[run {i} of {len(jobs)}] {args[0].name}" + (f" (resuming {rid})" if rid else ""))
@@ -118,8 +118,8 @@ def execute(p: Plan, config_file: str, workers: int = 1,
                     echo(f"[run {i} of {len(jobs)} done] {futures[fut]}")
                     counts[_outcome(fut.result, echo)] += 1
     finally:
-        if pool is not None:
-            pool.close()
+        if tasks is not None:
+            tasks.close()
         tracking.end_sweep(parent_id, ok=counts["failed"] == 0 and
                            counts["finished"] + counts["skipped"] == len(p.points))
     return parent_id, counts
