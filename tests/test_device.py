@@ -66,3 +66,21 @@ def test_batches_live_on_the_device_in_the_chosen_layout():
         assert a.dtype == torch.float32 and a.shape[1:] == (3, 32, 32)
         assert torch.equal(a, b) and torch.equal(ya, yb)  # same values, only the layout differs
     assert [len(y) for _, y in nhwc] == [16, 16, 16, 2]
+
+
+@pytest.mark.parametrize("env, expected", [({}, None), ({"OMP_NUM_THREADS": "1"}, 1),
+                                           ({"TRACKER_THREADS": "1", "OMP_NUM_THREADS": "8"}, 1),
+                                           ({"OMP_NUM_THREADS": "999"}, None)])
+def test_threads_follow_the_cores_or_the_pools_limit(monkeypatch, env, expected):
+    import os
+
+    for var in ("TRACKER_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    before = torch.get_num_threads()
+    try:
+        cores = len(os.sched_getaffinity(0))
+        assert train.set_threads() == (expected or cores) == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)

@@ -70,9 +70,8 @@ def _child(cfg: RunConfig, config_file: str, tags: dict, threads: int | None,
            resume_id: str | None = None) -> str:
     from . import job
 
-    if threads:
-        import torch
-        torch.set_num_threads(threads)
+    if threads:  # job.prepare's set_threads keeps to it
+        os.environ["TRACKER_THREADS"] = str(threads)
     if resume_id:
         return job.resume(resume_id, {"data_dir": cfg.data_dir, "download": cfg.download})
     return job.run(cfg, config_file, tags=tags)

@@ -27,8 +27,13 @@ def pick_device(requested: str = "auto") -> torch.device:
 
 
 def set_threads() -> int:
-    """Follow the cores this process may use."""
+    """Follow the cores this process may use, or fewer where its pool said so: TRACKER_THREADS
+    (a `sweep --workers` child) or OMP_NUM_THREADS (set by Ray to a task's CPUs, or by the user)."""
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    for var in ("TRACKER_THREADS", "OMP_NUM_THREADS"):
+        if os.environ.get(var, "").strip().isdigit() and int(os.environ[var]) > 0:
+            n = min(n, int(os.environ[var]))
+            break
     torch.set_num_threads(n)
     return n
 
