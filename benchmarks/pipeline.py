@@ -1,28 +1,34 @@
-"""Training-loop overhead, side by side and interleaved in one process.
+"""Training-loop overhead and speed features, interleaved batch by batch in one process.
 
-    .venv/bin/python benchmarks/pipeline.py [--images 10000] [--rounds 3] [--only overhead,seed,layout,bf16,compile]
+    .venv/bin/python benchmarks/pipeline.py [--images 3000] [--rounds 2] [--only overhead,seed,layout,bf16,compile]
 
-1. tracker's epoch (uint8 in memory, shuffled, normalized per batch: `train_epoch` over
-   `Batches`) against pure compute (forward, backward and step over float tensors already in
-   memory), for s8 on MNIST- and CIFAR-shaped data with BN, LN and GN.
-2. tracker's epoch against the seed projects' loop: a torchvision dataset with per-sample
-   ToTensor + Normalize in a DataLoader (plain), and per-sample albumentations (augmented),
-   against tracker's batched crop-flip.
-3. layout: channels_last against contiguous, pure compute, per norm and input size (what
-   tracker.train.channels_last chooses from).
-4. bf16 autocast against fp32, pure compute, per norm and input size.
-5. torch.compile against eager, pure compute, s8 BN on MNIST-sized data (compile time apart).
-Absolute times on shared machines drift; the ratios are what to read.
+These machines are shared and their speed drifts by several times within a minute, so the
+contenders alternate batch by batch (the order flipping every batch), not epoch by epoch, and
+each contender's time is the sum of its own batches. The ratios are what to read.
+
+1. overhead: tracker's epoch (`train_epoch` over `Batches`: uint8 in memory, shuffled,
+   normalized per batch, progress bar, loss syncs) against pure compute (forward, backward and
+   step over float tensors already in memory, no tracking), same model, batch, precision and
+   layout; s8 on MNIST- and CIFAR-shaped data with BN, LN and GN. Tracker's time is its
+   epoch's wall time minus the pure steps that ran inside it.
+2. seed: tracker's epoch against the seed projects' loop (a dataset with per-sample PIL
+   ToTensor + Normalize in a DataLoader with no workers; per-sample albumentations, seed 001's
+   pipeline, for the augmented case, against tracker's batched crop-flip); CIFAR-shaped, s8 BN.
+3. layout: channels_last against contiguous, pure compute, per norm and input size (the table
+   `tracker.train.channels_last` chooses from).
+4. bf16: autocast against fp32, pure compute, per norm and input size, in tracker's layout.
+5. compile: torch.compile against eager, pure compute, s8 BN on MNIST-shaped data (compile
+   time reported apart).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -30,11 +36,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tracker.config import RunConfig  # noqa: E402
 from tracker.data import META, Batches, Split, seed001_pipeline  # noqa: E402
-from tracker.models import build_model  # noqa: E402
-from tracker.models import IN_SHAPE  # noqa: E402
+from tracker.models import IN_SHAPE, build_model  # noqa: E402
 from tracker.train import _autocast, bf16_supported, channels_last, set_threads, train_epoch  # noqa: E402
 
 BATCH = 128
+CPU = torch.device("cpu")
+NORMS = ("batch", "layer", "group")
 
 
 def machine() -> str:
@@ -44,10 +51,6 @@ def machine() -> str:
         flags = " ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in line.split())
     return (f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, flags: {flags}, "
             f"torch {torch.__version__}, threads {torch.get_num_threads()}")
-
-
-CPU = torch.device("cpu")
-NORMS = ("batch", "layer", "group")
 
 
 def layout(dataset: str, norm: str) -> bool:
@@ -62,71 +65,111 @@ def fresh(dataset: str, norm: str, nhwc: bool | None = None):
     return model, torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
 
-def pure_epoch(model, opt, xs, ys, precision: str = "fp32") -> None:
+def stepper(dataset: str, norm: str, nhwc: bool | None = None, precision: str = "fp32",
+            compile: bool = False) -> Callable[[torch.Tensor, torch.Tensor], None]:
+    """One training step of a fresh s8: forward, backward, SGD step."""
+    model, opt = fresh(dataset, norm, nhwc)
     model.train()
-    for x, y in zip(xs, ys):
+    run = torch.compile(model) if compile else model
+
+    def step(x, y):
         with _autocast(CPU, precision):
-            loss = torch.nn.functional.cross_entropy(model(x), y)
+            loss = torch.nn.functional.cross_entropy(run(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+    return step
 
 
-def tensors(split: Split, dataset: str, nhwc: bool):
+def tensors(split: Split, dataset: str, nhwc: bool) -> list:
     """The epoch's batches as float tensors already in memory."""
-    return tuple(zip(*list(Batches(split, dataset, BATCH, CPU, channels_last=nhwc))))
+    return list(Batches(split, dataset, BATCH, CPU, channels_last=nhwc))
 
 
-def timed(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
+class SideBySide:
+    """tracker's Batches for `train_epoch`, with one step of a contender run before or after
+    each batch (alternating) and timed apart."""
+
+    def __init__(self, batches: Batches, other: Callable[[int], None]):
+        self.batches, self.other, self.device = batches, other, batches.device
+        self.other_s = 0.0
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def _other(self, i: int) -> None:
+        t = time.perf_counter()
+        self.other(i)
+        self.other_s += time.perf_counter() - t
+
+    def __iter__(self):
+        for i, xy in enumerate(self.batches):
+            if i % 2 == 0:
+                self._other(i)
+            yield xy  # tracker's step runs here, inside train_epoch
+            if i % 2 == 1:
+                self._other(i)
+
+
+def against_tracker(batches: Batches, model, opt, other: Callable[[int], None], rounds: int) -> tuple[float, float]:
+    """(tracker's epoch time, the contender's time), summed over rounds."""
+    ours = theirs = 0.0
+    for _ in range(rounds):
+        side = SideBySide(batches, other)
+        t = time.perf_counter()
+        train_epoch(model, side, opt, None, False)
+        total = time.perf_counter() - t
+        ours += total - side.other_s
+        theirs += side.other_s
+    return ours, theirs
 
 
 def overhead(split: Split, dataset: str, rounds: int) -> None:
     for norm in NORMS:
         nhwc = layout(dataset, norm)
         batches = Batches(split, dataset, BATCH, CPU, shuffle=True, channels_last=nhwc)
-        xs, ys = tensors(split, dataset, nhwc)
-        t_pure, t_tracker = [], []
-        for _ in range(rounds):
-            m, o = fresh(dataset, norm)
-            t_pure.append(timed(lambda: pure_epoch(m, o, xs, ys)))
-            m, o = fresh(dataset, norm)
-            t_tracker.append(timed(lambda: train_epoch(m, batches, o, None, False)))
-        p, t = statistics.median(t_pure), statistics.median(t_tracker)
-        print(f"  {dataset:8s} {norm:5s}: pure {p:6.2f} s, tracker epoch {t:6.2f} s -> {t / p:.3f}x")
+        data, pure = tensors(split, dataset, nhwc), stepper(dataset, norm)
+        model, opt = fresh(dataset, norm)
+        t, p = against_tracker(batches, model, opt, lambda i: pure(*data[i]), rounds)
+        print(f"  {dataset:8s} {norm:5s}: pure {p:6.2f} s, tracker epoch {t:6.2f} s -> {t / p:.3f}x", flush=True)
+
+
+def race(steps: dict[str, Callable[[int], None]], n: int, rounds: int) -> dict[str, float]:
+    """Each contender's summed time over `rounds` passes of n batches, alternating per batch."""
+    times = dict.fromkeys(steps, 0.0)
+    names = list(steps)
+    for r in range(rounds):
+        for i in range(n):
+            for name in names if (i + r) % 2 == 0 else names[::-1]:
+                t = time.perf_counter()
+                steps[name](i)
+                times[name] += time.perf_counter() - t
+    return times
 
 
 def pairs(split: Split, dataset: str, rounds: int, a: tuple, b: tuple, label: str) -> None:
-    """Pure compute of two variants (channels_last or None for tracker's choice, precision),
-    interleaved; prints b's speed-up over a."""
+    """Pure compute of two variants (channels_last, or None for tracker's choice; precision);
+    prints how much faster b is than a."""
     for norm in NORMS:
         a_, b_ = ((layout(dataset, norm) if v[0] is None else v[0], v[1]) for v in (a, b))
         data = {nhwc: tensors(split, dataset, nhwc) for nhwc in {a_[0], b_[0]}}
-        ta, tb = [], []
-        for _ in range(rounds):
-            for (nhwc, precision), times in ((a_, ta), (b_, tb)):
-                m, o = fresh(dataset, norm, nhwc)
-                times.append(timed(lambda: pure_epoch(m, o, *data[nhwc], precision)))
-        x, y = statistics.median(ta), statistics.median(tb)
-        print(f"  {dataset:8s} {norm:5s}: {x:6.2f} s vs {y:6.2f} s -> {label} {x / y:.2f}x as fast")
+        sa, sb = stepper(dataset, norm, *a_), stepper(dataset, norm, *b_)
+        n = len(data[a_[0]])
+        t = race({"a": lambda i: sa(*data[a_[0]][i]), "b": lambda i: sb(*data[b_[0]][i])}, n, rounds)
+        print(f"  {dataset:8s} {norm:5s}: {t['a']:6.2f} s vs {t['b']:6.2f} s -> {label} "
+              f"{t['a'] / t['b']:.2f}x as fast", flush=True)
 
 
 def compiled(split: Split, rounds: int) -> None:
-    nhwc = layout("mnist", "batch")
-    xs, ys = tensors(split, "mnist", nhwc)
-    m, o = fresh("mnist", "batch")
-    cm, co = fresh("mnist", "batch")
-    cm = torch.compile(cm)
-    first = timed(lambda: pure_epoch(cm, co, xs[:2], ys[:2]))
-    te, tc = [], []
-    for _ in range(rounds):
-        te.append(timed(lambda: pure_epoch(m, o, xs, ys)))
-        tc.append(timed(lambda: pure_epoch(cm, co, xs, ys)))
-    e, c = statistics.median(te), statistics.median(tc)
-    print(f"  mnist    batch: eager {e:6.2f} s, compiled {c:6.2f} s -> compiled {e / c:.2f}x as fast "
-          f"(first 2 batches, compiling: {first:.1f} s)")
+    data = tensors(split, "mnist", layout("mnist", "batch"))
+    eager, comp = stepper("mnist", "batch"), stepper("mnist", "batch", compile=True)
+    t = time.perf_counter()
+    comp(*data[0])
+    comp(*data[-1])  # the last batch is smaller: a second graph
+    first = time.perf_counter() - t
+    times = race({"eager": lambda i: eager(*data[i]), "compiled": lambda i: comp(*data[i])}, len(data), rounds)
+    print(f"  mnist    batch: eager {times['eager']:6.2f} s, compiled {times['compiled']:6.2f} s -> "
+          f"compiled {times['eager'] / times['compiled']:.2f}x as fast (compiling: {first:.1f} s)")
 
 
 class SeedDataset(torch.utils.data.Dataset):
@@ -152,34 +195,29 @@ def seed_loop(split: Split, rounds: int) -> None:
     plain_tf = T.Compose([Image.fromarray, T.ToTensor(), T.Normalize(meta.mean, meta.std)])
     album = seed001_pipeline(0)
     aug_tf = T.Compose([lambda a: album(image=a)["image"], T.ToTensor(), T.Normalize(meta.mean, meta.std)])
-    cpu = torch.device("cpu")
+    nhwc = layout("cifar10", "batch")
     for name, tf, augment in (("plain", plain_tf, "none"), ("augmented", aug_tf, "crop-flip")):
         loader = torch.utils.data.DataLoader(SeedDataset(hwc, labels, tf), batch_size=BATCH, shuffle=True)
-        ours = Batches(split, "cifar10", BATCH, cpu, shuffle=True, augment=augment, channels_last=True)
-        t_seed, t_ours = [], []
-        for _ in range(rounds):
-            m, o = fresh("cifar10", "batch")
-            t_seed.append(timed(lambda: _loader_epoch(m, o, loader)))
-            m, o = fresh("cifar10", "batch")
-            t_ours.append(timed(lambda: train_epoch(m, ours, o, None, False)))
-        s, t = statistics.median(t_seed), statistics.median(t_ours)
-        print(f"  cifar10 BN {name:9s}: seed loop {s:6.2f} s, tracker {t:6.2f} s -> tracker is {s / t:.2f}x faster")
+        ours = Batches(split, "cifar10", BATCH, CPU, shuffle=True, augment=augment, channels_last=nhwc)
+        theirs = stepper("cifar10", "batch")
+        feed = {"it": iter(loader)}
 
+        def seed_step(i: int) -> None:
+            if i == 0:
+                feed["it"] = iter(loader)
+            x, y = next(feed["it"])
+            theirs(x.contiguous(memory_format=torch.channels_last) if nhwc else x, y)
 
-def _loader_epoch(model, opt, loader) -> None:
-    model.train()
-    for x, y in loader:
-        x = x.contiguous(memory_format=torch.channels_last)
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        model, opt = fresh("cifar10", "batch")
+        t, s = against_tracker(ours, model, opt, seed_step, rounds)
+        print(f"  cifar10 BN {name:9s}: seed loop {s:6.2f} s, tracker {t:6.2f} s -> "
+              f"tracker is {s / t:.2f}x faster", flush=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--images", type=int, default=10000)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--images", type=int, default=3000)
+    ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--only", default="overhead,seed,layout,bf16,compile")
     args = ap.parse_args()
     only = args.only.split(",")
@@ -190,7 +228,8 @@ def main() -> None:
     data = {name: Split(torch.randint(0, 256, (args.images, *shape), dtype=torch.uint8, generator=g),
                         torch.randint(0, 10, (args.images,), generator=g))
             for name, shape in (("mnist", (1, 28, 28)), ("cifar10", (3, 32, 32)))}
-    print(f"s8, {args.images} images, batch {BATCH}, median of {args.rounds} interleaved rounds")
+    print(f"s8, {args.images} images, batch {BATCH}, {args.rounds} epochs per contender, "
+          "interleaved batch by batch")
     if "overhead" in only:
         print("1. pipeline overhead: tracker's epoch against pure compute (same layout):")
         for name, split in data.items():
