@@ -315,8 +315,10 @@ def _fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> None:
                      "scheduler": scheduler.state_dict() if scheduler else {},
                      "history": history, "config": dataclasses.asdict(cfg), "rng": _rng_state(train)}
             last = checkpoint.save_atomic(state, ckpt_dir / "last.pt")
-            run.log_metrics(epoch, _epoch_summary(history, epoch), heartbeat=True)
+            # the checkpoint goes first: an epoch's metrics on the server mean its checkpoint is
+            # there too, so a resume on another node never re-trains an epoch already logged
             run.log_artifact(last, "checkpoints")
+            run.log_metrics(epoch, _epoch_summary(history, epoch), heartbeat=True)
             if improved:
                 run.log_artifact(checkpoint.save_atomic(state, ckpt_dir / "best.pt"), "checkpoints")
         print(f"epoch {epoch}/{cfg.epochs}: train_loss {metrics['train_loss']:.4f} "
