@@ -4,7 +4,7 @@ import torch
 import torchvision
 
 from fakedata import images, write_cifar10, write_mnist
-from tracker.data import Batches, DataError, load_split
+from tracker.data import Batches, DataError, load_split, random_flip, random_shift
 
 
 def test_mnist_idx_files_load_as_uint8(mnist_dir):
@@ -69,3 +69,19 @@ def test_augmentations_keep_shape_and_change_pixels(mnist_dir, augment):
 
 def plain_name(augment):
     return "cifar10" if augment == "albumentations" else "mnist"
+
+
+def test_batched_shift_and_flip_match_a_per_image_reference():
+    x = torch.randn(16, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    pad = 2
+    ref_gen = torch.Generator().manual_seed(5)
+    dy = torch.randint(0, 2 * pad + 1, (16,), generator=ref_gen)
+    dx = torch.randint(0, 2 * pad + 1, (16,), generator=ref_gen)
+    flips = torch.rand(16, generator=ref_gen) < 0.5
+    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+    shifted = torch.stack([padded[i, :, dy[i]:dy[i] + 8, dx[i]:dx[i] + 8] for i in range(16)])
+    expected = torch.stack([s.flip(-1) if f else s for s, f in zip(shifted, flips)])
+    gen = torch.Generator().manual_seed(5)
+    out = random_flip(random_shift(x, pad, gen), gen)
+    assert 0 < flips.sum() < 16 and (dy != pad).any()  # the draw really shifts and flips
+    assert torch.equal(out, expected)

@@ -134,21 +134,22 @@ class Batches:
 
 
 def random_shift(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
-    """Translate each image by up to `pad` pixels, batched (zero padding = mean after normalizing)."""
+    """Translate each image by up to `pad` pixels, batched (zero padding = mean after normalizing):
+    one gather from the padded batch's sliding windows."""
     n, _, h, w = x.shape
-    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+    windows = torch.nn.functional.pad(x, (pad, pad, pad, pad)).unfold(2, h, 1).unfold(3, w, 1)
     dy = torch.randint(0, 2 * pad + 1, (n,), generator=gen).to(x.device, non_blocking=True)
     dx = torch.randint(0, 2 * pad + 1, (n,), generator=gen).to(x.device, non_blocking=True)
-    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
-    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
-    batch = torch.arange(n, device=x.device)[:, None, None, None]
-    chans = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
-    return padded[batch, chans, rows, cols]
+    return windows[torch.arange(n, device=x.device), :, dy, dx]  # n, c, h, w
 
 
 def random_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    flip = (torch.rand(x.shape[0], generator=gen) < 0.5).to(x.device, non_blocking=True)
-    return torch.where(flip[:, None, None, None], x.flip(-1), x)
+    """Mirror each image left-right with probability 1/2: one gather along the width."""
+    n, c, h, w = x.shape
+    flip = (torch.rand(n, generator=gen) < 0.5).to(x.device, non_blocking=True)
+    cols = torch.arange(w, device=x.device)
+    cols = torch.where(flip[:, None], cols.flip(0), cols)
+    return x.gather(3, cols[:, None, None, :].expand(n, c, h, w))
 
 
 def seed001_pipeline(seed: int):
