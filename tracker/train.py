@@ -54,7 +54,7 @@ def effective_precision(device: torch.device, precision: str) -> str:
 
 # channels_last against contiguous on CPU, per norm and input size (MNIST-sized 1x28x28, CIFAR-
 # sized 3x32x32), from `benchmarks/pipeline.py --only layout`: it won for every entry, by
-# 1.13x (GN, MNIST) to 1.72x (GN, CIFAR). An entry that measures slower elsewhere goes False.
+# 1.13x (GN) to 1.29x (BN, MNIST). An entry that measures slower elsewhere goes False.
 _CHANNELS_LAST_CPU = {(norm, size): True for norm in ("batch", "layer", "group", "none")
                       for size in ("small", "large")}
 
