@@ -19,14 +19,9 @@ and p90 of a kept-alive log-batch of 7 metrics, the call a run makes once per ep
 benchmarks/server_latency.py). The Ray head is stopped through its own process group, never
 `ray stop`, which would stop every Ray instance on the machine.
 
-Read with care: each run sets its torch threads to the CPUs its process may use
-(train.set_threads), not to --cpus-per-run or the local executor's share, so two runs at once
-on 2 cores use 2 threads each.
-
-Smoke run on the shared 2-core machine (--runs 2 --train-limit 300 --epochs 1, other jobs
-running): wall 50.1 s (--workers 1), 35.7 s (--workers 2), 49.7 s (ray, 2 CPUs per run),
-40.2 s (ray, 1 CPU per run); log-batch median 30.1 ms. Start-up dominates at that size; it
-is no figure.
+Each run keeps to its share of the cores: `--workers N` children get cores / N torch threads,
+a Ray task gets --cpus-per-run (through OMP_NUM_THREADS, which train.set_threads follows).
+Results are in benchmarks/README.md.
 """
 from __future__ import annotations
 
