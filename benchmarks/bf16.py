@@ -31,17 +31,18 @@ def main() -> None:
     ap.add_argument("--arch", default="mnist-small")
     ap.add_argument("--norm", default="batch")
     ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--train-limit", type=int, default=0, help="the first N training images (0 = all)")
     args = ap.parse_args()
     os.environ["TRACKER_PROGRESS"] = "0"
     set_threads()
     cpu = torch.device("cpu")
     cfg = make_config({"arch": args.arch, "norm": args.norm, "epochs": args.epochs,
-                       "data_dir": args.data_dir, "download": False})
+                       "data_dir": args.data_dir, "download": False, "train_limit": args.train_limit})
     nhwc = channels_last(cpu, cfg.norm, IN_SHAPE[cfg.dataset])
-    train_split = load_split(cfg.dataset, cfg.data_dir, True, False)
+    train_split = load_split(cfg.dataset, cfg.data_dir, True, False, cfg.train_limit)
     test = Batches(load_split(cfg.dataset, cfg.data_dir, False, False), cfg.dataset, 1000, cpu,
                    channels_last=nhwc)
-    print(f"{cfg.arch} {cfg.norm} on real MNIST, {cfg.epochs} epochs, torch {torch.__version__}, "
+    print(f"{cfg.arch} {cfg.norm} on real MNIST ({len(train_split)} training images), {cfg.epochs} epochs, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, native bf16 on this CPU: {bf16_supported(cpu)}")
     runs = {}
     for precision in ("fp32", "bf16"):

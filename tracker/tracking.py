@@ -127,6 +127,7 @@ class Run:
         self.client, self.run_id, self.experiment_id = c, run_id, experiment_id
         self.seconds = 0.0  # time the training thread spent in tracking calls
         self.send_seconds = 0.0  # time the sender thread spent delivering them
+        self.send_cpu_seconds = 0.0  # CPU time it used doing so (what it can take from training)
         self.outbox = Outbox(run_id)
         self.remote = not is_local(c.tracking_uri)
         self._queue: queue.Queue = queue.Queue()
@@ -143,7 +144,7 @@ class Run:
     def _sender(self) -> None:
         while True:
             op = self._queue.get()
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.thread_time()
             try:
                 if self._error is None:
                     self._deliver(op)
@@ -151,6 +152,7 @@ class Run:
                 self._error = e
             finally:
                 self.send_seconds += time.perf_counter() - t
+                self.send_cpu_seconds += time.thread_time() - cpu
                 self._queue.task_done()
 
     def wait(self, raise_error: bool = True) -> None:
