@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from . import plots
-from .data import META, Batches, load_split
+from .data import EVAL_BATCH, META, Batches, load_split
 
 GALLERY = 20
 
@@ -42,7 +42,7 @@ def evaluate_uri(uri: str, dataset: str, data_dir: str, download: bool = True,
     model = tracking.load_model(uri, allow_pickle)
     test = load_split(dataset, data_dir, train=False, download=download)
     cpu = torch.device("cpu")
-    predicted, loss_sum = predict(model, Batches(test, dataset, 1000, cpu))
+    predicted, loss_sum = predict(model, Batches(test, dataset, EVAL_BATCH, cpu))
     true = test.labels
     k = len(META[dataset].classes)
     matrix = torch.bincount(true * k + predicted, minlength=k * k).view(k, k)
