@@ -32,8 +32,10 @@ def test_layout_follows_the_measured_table():
     assert channels_last(torch.device("cuda"), "batch", cifar)
     assert not channels_last(torch.device("mps"), "group", mnist)
     for norm in ("batch", "layer", "group", "none"):
-        assert channels_last(cpu, norm, mnist) == train._CHANNELS_LAST_CPU[(norm, "small")]
-        assert channels_last(cpu, norm, cifar) == train._CHANNELS_LAST_CPU[(norm, "large")]
+        for precision in ("fp32", "bf16"):
+            assert channels_last(cpu, norm, mnist, precision) == train._CHANNELS_LAST_CPU[(norm, "small", precision)]
+            assert channels_last(cpu, norm, cifar, precision) == train._CHANNELS_LAST_CPU[(norm, "large", precision)]
+    assert channels_last(cpu, "batch", cifar, "bf16") and not channels_last(cpu, "group", cifar, "bf16")
 
 
 def test_bf16_falls_back_to_fp32_where_it_would_be_emulated(monkeypatch):

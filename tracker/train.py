@@ -52,20 +52,22 @@ def effective_precision(device: torch.device, precision: str) -> str:
     return precision if precision != "bf16" or bf16_supported(device) else "fp32"
 
 
-# channels_last against contiguous on CPU, per norm and input size (MNIST-sized 1x28x28, CIFAR-
-# sized 3x32x32), from `benchmarks/pipeline.py --only layout`: it won for every entry, by
-# 1.13x (GN) to 1.29x (BN, MNIST). An entry that measures slower elsewhere goes False.
-_CHANNELS_LAST_CPU = {(norm, size): True for norm in ("batch", "layer", "group", "none")
-                      for size in ("small", "large")}
+# channels_last against contiguous on CPU, per norm, input size (MNIST-sized 1x28x28, CIFAR-sized
+# 3x32x32) and precision, from `benchmarks/pipeline.py --only layout`: in fp32 it won for every
+# entry, by 1.12x (GN) to 1.47x (BN); in bf16 it won for BN and LN, while GroupNorm with 4
+# groups ran 1.3x faster contiguous. An entry that measures slower elsewhere flips.
+_CHANNELS_LAST_CPU = {(norm, size, precision): not (norm == "group" and precision == "bf16")
+                      for norm in ("batch", "layer", "group", "none") for size in ("small", "large")
+                      for precision in ("fp32", "bf16")}
 
 
-def channels_last(device: torch.device, norm: str, in_shape: tuple[int, ...]) -> bool:
-    """The memory layout that measured faster for this norm and input size on this device."""
+def channels_last(device: torch.device, norm: str, in_shape: tuple[int, ...], precision: str = "fp32") -> bool:
+    """The memory layout that measured faster for this norm, input size and precision here."""
     if device.type == "cuda":
         return True  # tensor cores prefer NHWC
     if device.type != "cpu":
         return False
-    return _CHANNELS_LAST_CPU[(norm, "large" if in_shape[0] > 1 else "small")]
+    return _CHANNELS_LAST_CPU[(norm, "large" if in_shape[0] > 1 else "small", precision)]
 
 
 def make_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
