@@ -94,6 +94,34 @@ def test_every_format_parses(experiment, tmp_path):
         assert im.size[0] > 500 and im.format == "PNG"
 
 
+def test_by_takes_several_params_and_refuses_an_unknown_one(experiment):
+    both = json.loads(cli("compare", "--experiment", experiment, "--by", "norm,params_total",
+                          "--format", "json").stdout)
+    assert [(r["norm"], r["params_total"], r["n"]) for r in both] == [
+        ("batch", "47890", 3), ("layer", "47890", 3), ("group", "47890", 1)]
+    again = json.loads(cli("compare", "--experiment", experiment, "--by", "norm", "--by", "params_total",
+                           "--format", "json").stdout)
+    assert again == both
+    result = cli("compare", "--experiment", experiment, "--by", "norm,precision")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: --by 'precision': no run here has that param; they have: epochs, norm,")
+    assert result.stderr.count("\n") == 1
+
+
+def test_an_experiment_of_one_grid_is_grouped_by_its_keys():
+    c = store_client()
+    exp = c.create_experiment("grid")
+    for lr, seed, best in (("0.1", 1, 0.91), ("0.1", 2, 0.93), ("0.01", 1, 0.97), ("0.01", 2, 0.95)):
+        rid = _run(c, exp, "batch", seed, best)
+        c.log_batch(rid, params=[Param("lr", lr)], tags=[RunTag("tracker.grid_keys", "lr,seed")])
+    rows = json.loads(cli("compare", "--experiment", "grid", "--format", "json").stdout)
+    assert [(r["lr"], r["n"]) for r in rows] == [("0.01", 2), ("0.1", 2)]  # not one row for norm=batch
+    assert rows[0]["test_acc_best_mean"] == pytest.approx(0.96, abs=1e-12)
+    _run(c, exp, "batch", 3, 0.5)  # a run from no sweep: back to norm
+    rows = json.loads(cli("compare", "--experiment", "grid", "--format", "json").stdout)
+    assert [(r["norm"], r["n"]) for r in rows] == [("batch", 5)]
+
+
 def test_compare_needs_one_selection_and_known_runs(experiment):
     assert cli("compare").exit_code == 2
     result = cli("compare", "--sweep", "0" * 32)

@@ -163,8 +163,13 @@ def _compare(experiment, sweep_id, filter_string, by, fmt, output, plot):
     from . import compare, query
 
     records, experiment, grid_keys = query.select(experiment, sweep_id, filter_string)
+    by = [k.strip() for item in by for k in item.split(",") if k.strip()]  # --by a,b or --by a --by b
     if not by:
         by = [k for k in grid_keys if k != "seed"] or ["norm"]
+    known = set().union(*(r.params for r in records))
+    unknown = [k for k in by if records and k not in known]
+    if unknown:
+        raise UserError(f"--by {unknown[0]!r}: no run here has that param; they have: {', '.join(sorted(known))}")
     rows, excluded = compare.aggregate(records, list(by))
     figure = None
     if plot or fmt == "html":
@@ -195,8 +200,9 @@ def _compare(experiment, sweep_id, filter_string, by, fmt, output, plot):
 @click.option("--sweep", "sweep_id", default=None, metavar="RUN_ID",
               help="A sweep's parent run: compare its children.")
 @click.option("--filter", "filter_string", default="", help="MLflow filter string. Default: none.")
-@click.option("--by", multiple=True, help="Param(s) that define a condition (repeatable). "
-              "Default: the sweep's grid keys minus seed, else norm.")
+@click.option("--by", multiple=True, help="Param(s) that define a condition (repeatable, or "
+              "comma-separated: --by norm,precision). Default: the grid keys minus seed of the sweep (or of "
+              "the sweeps every run came from), else norm.")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "html"]),
               default="table", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False), default=None,

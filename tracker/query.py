@@ -30,7 +30,8 @@ def _uri() -> str:
 
 
 def select(experiment: str | None, sweep: str | None, filter_string: str = "") -> tuple[list[Record], str, list[str]]:
-    """(runs, experiment name, grid keys of the sweep) for an experiment or a sweep's children."""
+    """(runs, experiment name, grid keys of the sweep, or of the sweeps all the runs came from)
+    for an experiment or a sweep's children."""
     uri = _uri()
     if uri.startswith(("http://", "https://")):
         return _rest(uri, experiment, sweep, filter_string)
@@ -82,11 +83,13 @@ def _sqlite(db: Path, experiment: str | None, sweep: str | None):
                     tags.setdefault(rid, {})[key] = value
     finally:
         con.close()
-    return _keep(runs.values(), tags, sweep), experiment, keys
+    kept, grid = _keep(runs.values(), tags, sweep)
+    return kept, experiment, keys or grid
 
 
-def _keep(runs, tags: dict[str, dict], sweep: str | None) -> list[Record]:
-    """Training runs only (not sweep parents), and only a sweep's children when asked."""
+def _keep(runs, tags: dict[str, dict], sweep: str | None) -> tuple[list[Record], list[str]]:
+    """Training runs only (not sweep parents), and only a sweep's children when asked; and the
+    grid keys when every run kept comes from sweeps over the same keys."""
     out = []
     for r in runs:
         t = tags.get(r.run_id, {})
@@ -95,7 +98,8 @@ def _keep(runs, tags: dict[str, dict], sweep: str | None) -> list[Record]:
         if sweep and t.get("mlflow.parentRunId") != sweep:
             continue
         out.append(r)
-    return out
+    grids = {tags.get(r.run_id, {}).get("tracker.grid_keys", "") for r in out}
+    return out, [k for k in grids.pop().split(",") if k] if len(grids) == 1 else []
 
 
 def _call(uri: str, path: str, body: dict | None = None) -> dict:
@@ -152,4 +156,5 @@ def _rest(uri: str, experiment: str | None, sweep: str | None, filter_string: st
         token = page.get("next_page_token")
         if not token:
             break
-    return _keep(runs, tags, sweep), experiment, keys
+    kept, grid = _keep(runs, tags, sweep)
+    return kept, experiment, keys or grid
