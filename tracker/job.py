@@ -21,7 +21,7 @@ import torch
 
 from . import checkpoint, plots
 from .config import ConfigError, RunConfig, store_root
-from .data import Batches, Split, load_split
+from .data import EVAL_BATCH, Batches, Split, load_split
 from .models import IN_SHAPE, build_model, count_params, receptive_field
 from .train import (channels_last, effective_precision, evaluate, make_optimizer, make_scheduler,
                     pick_device, set_threads, train_epoch)
@@ -86,7 +86,7 @@ def prepare(cfg: RunConfig) -> Prepared:
     precision = effective_precision(device, cfg.precision)
     if precision != cfg.precision:
         print(f"warning: {device.type} has no native bf16; training in fp32", file=sys.stderr)
-    layout = channels_last(device, cfg.norm, IN_SHAPE[cfg.dataset])
+    layout = channels_last(device, cfg.norm, IN_SHAPE[cfg.dataset], precision)
     params = {**cfg.as_params(), **counts, "device_used": device.type, "git_commit": git_commit(),
               "precision_used": precision, "channels_last": str(layout),
               "torch_version": torch.__version__,
@@ -95,10 +95,13 @@ def prepare(cfg: RunConfig) -> Prepared:
 
 
 def summary_text(cfg: RunConfig, model: torch.nn.Module) -> str:
+    """torchinfo's summary; its random input draws from a forked RNG, so a tracked run trains
+    on the same random numbers as an untracked one (or a restart)."""
     import torchinfo
 
-    stats = torchinfo.summary(model, input_size=(1, *IN_SHAPE[cfg.dataset]), verbose=0,
-                              device="cpu", col_names=("output_size", "num_params"))
+    with torch.random.fork_rng(devices=[]):
+        stats = torchinfo.summary(model, input_size=(1, *IN_SHAPE[cfg.dataset]), verbose=0,
+                                  device="cpu", col_names=("output_size", "num_params"))
     return str(stats)
 
 
@@ -139,9 +142,15 @@ class SignalGuard:
 def run(cfg: RunConfig, config_file: str | None = None, tags: dict | None = None,
         offline: bool = False) -> str:
     """Train one config into one MLflow run; returns the run id."""
+    return run_prepared(prepare(cfg), config_file, tags, offline)
+
+
+def run_prepared(p: Prepared, config_file: str | None = None, tags: dict | None = None,
+                 offline: bool = False) -> str:
+    """Open the run and train into it, from what `prepare` made."""
     from . import tracking
 
-    p = prepare(cfg)
+    cfg = p.cfg
     run = tracking.start_run(cfg.experiment, cfg.name, {
         "mlflow.source.git.commit": p.params["git_commit"], "tracker.kind": "train", **(tags or {})},
         offline=offline)
@@ -283,7 +292,7 @@ def _fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> None:
     step = torch.compile(model) if cfg.compile else model  # shares model's parameters
     train = Batches(p.train, cfg.dataset, cfg.batch_size, device, shuffle=True,
                     augment=cfg.augment, seed=cfg.seed, channels_last=p.channels_last)
-    test = Batches(p.test, cfg.dataset, 1000, device, channels_last=p.channels_last)
+    test = Batches(p.test, cfg.dataset, EVAL_BATCH, device, channels_last=p.channels_last)
     optimizer = make_optimizer(cfg, model)
     scheduler, per_batch = make_scheduler(cfg, optimizer, len(train))
     ckpt_dir = store_root() / "checkpoints" / run.run_id
