@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/bf16.py --data-dir ../shared/datasets [--arch mnist-small] [--epochs 2]
 
 Two models with the same seed train epoch by epoch, interleaved (fp32 epoch 1, bf16 epoch 1,
-...), with tracker's own loops (`train_epoch`, `evaluate`) and its layout choice. bf16 is
-forced here even where tracker would fall back to fp32 (a CPU without native bf16), so the
-accuracy effect can be read on any machine; the speed is only meaningful where it is native.
+...), with tracker's own loops (`train_epoch`, `evaluate`), each in the layout tracker picks
+for it. bf16 is forced here even where tracker would fall back to fp32 (a CPU without native
+bf16), so the accuracy effect can be read on any machine; the speed is only meaningful where
+it is native.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tracker.config import make_config  # noqa: E402
-from tracker.data import Batches, load_split  # noqa: E402
+from tracker.data import EVAL_BATCH, Batches, load_split  # noqa: E402
 from tracker.models import IN_SHAPE, build_model  # noqa: E402
 from tracker.train import (bf16_supported, channels_last, evaluate, make_optimizer,  # noqa: E402
                            make_scheduler, set_threads, train_epoch)
@@ -38,14 +39,13 @@ def main() -> None:
     cpu = torch.device("cpu")
     cfg = make_config({"arch": args.arch, "norm": args.norm, "epochs": args.epochs,
                        "data_dir": args.data_dir, "download": False, "train_limit": args.train_limit})
-    nhwc = channels_last(cpu, cfg.norm, IN_SHAPE[cfg.dataset])
     train_split = load_split(cfg.dataset, cfg.data_dir, True, False, cfg.train_limit)
-    test = Batches(load_split(cfg.dataset, cfg.data_dir, False, False), cfg.dataset, 1000, cpu,
-                   channels_last=nhwc)
+    test_split = load_split(cfg.dataset, cfg.data_dir, False, False)
     print(f"{cfg.arch} {cfg.norm} on real MNIST ({len(train_split)} training images), {cfg.epochs} epochs, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, native bf16 on this CPU: {bf16_supported(cpu)}")
-    runs = {}
+    runs, rng = {}, {}
     for precision in ("fp32", "bf16"):
+        nhwc = channels_last(cpu, cfg.norm, IN_SHAPE[cfg.dataset], precision)  # as tracker picks it
         torch.manual_seed(cfg.seed)
         model = build_model(cfg)
         if nhwc:
@@ -54,15 +54,19 @@ def main() -> None:
         train = Batches(train_split, cfg.dataset, cfg.batch_size, cpu, shuffle=True, seed=cfg.seed,
                         channels_last=nhwc)
         sched, per_batch = make_scheduler(cfg, opt, len(train))
-        runs[precision] = (model, opt, sched, per_batch, train, [])
+        test = Batches(test_split, cfg.dataset, EVAL_BATCH, cpu, channels_last=nhwc)
+        runs[precision] = (model, opt, sched, per_batch, train, test, [])
+        rng[precision] = torch.get_rng_state()  # each keeps its own stream: the same dropout draws
     for epoch in range(1, cfg.epochs + 1):
-        for precision, (model, opt, sched, per_batch, train, times) in runs.items():
+        for precision, (model, opt, sched, per_batch, train, test, times) in runs.items():
+            torch.set_rng_state(rng[precision])
             t = time.perf_counter()
             train_epoch(model, train, opt, sched, per_batch, precision)
             times.append(time.perf_counter() - t)
+            rng[precision] = torch.get_rng_state()
             acc = evaluate(model, test, precision)["test_acc"]
             print(f"  epoch {epoch} {precision}: {times[-1]:6.1f} s, test_acc {acc:.2%}", flush=True)
-    fp32, bf16 = (sum(runs[p][5]) for p in ("fp32", "bf16"))
+    fp32, bf16 = (sum(runs[p][-1]) for p in ("fp32", "bf16"))
     print(f"training time fp32 {fp32:.1f} s, bf16 {bf16:.1f} s -> bf16 {fp32 / bf16:.2f}x as fast")
 
 

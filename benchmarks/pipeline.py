@@ -6,17 +6,24 @@ These machines are shared and their speed drifts by several times within a minut
 contenders alternate batch by batch (the order flipping every batch), not epoch by epoch, and
 each contender's time is the sum of its own batches. The ratios are what to read.
 
-1. overhead: tracker's epoch (`train_epoch` over `Batches`: uint8 in memory, shuffled,
-   normalized per batch, progress bar, loss syncs) against pure compute (forward, backward and
-   step over float tensors already in memory, no tracking), same model, batch, precision and
-   layout; s8 on MNIST- and CIFAR-shaped data with BN, LN and GN. Tracker's time is its
-   epoch's wall time minus the pure steps that ran inside it.
+1. overhead: tracker's epoch as `tracker train` runs it (`train_epoch` over `Batches`: uint8
+   in memory, shuffled, normalized per batch, progress bar, loss syncs; then `evaluate` over
+   the test split, and the epoch's checkpoint written atomically) against pure compute
+   (forward, backward and step over float tensors already in memory, then eval forwards over
+   the test tensors; no tracking, no checkpoint), same model, batch, precision and layout; s8
+   on MNIST- and CIFAR-shaped data with BN, LN and GN, the test split 1/6 of the training
+   split (as MNIST's). Tracker's time is its epoch's wall time minus the pure work that ran
+   inside it.
 2. seed: tracker's epoch against the seed projects' loop (a dataset with per-sample PIL
    ToTensor + Normalize in a DataLoader with no workers; per-sample albumentations, seed 001's
    pipeline, for the augmented case, against tracker's batched crop-flip); CIFAR-shaped, s8 BN.
-3. layout: channels_last against contiguous, pure compute, per norm and input size (the table
-   `tracker.train.channels_last` chooses from).
-4. bf16: autocast against fp32, pure compute, per norm and input size, in tracker's layout.
+   Twice: the seed loop's model as the seeds ran it (NCHW), and given tracker's memory layout
+   (so only the data path differs).
+3. layout: channels_last against contiguous, pure compute, per norm, input size and precision
+   (fp32, and bf16 where the CPU has it natively: the table `tracker.train.channels_last`
+   chooses from).
+4. bf16: autocast against fp32, pure compute, per norm and input size, each in the layout
+   tracker picks for it.
 5. compile: torch.compile against eager, pure compute, s8 BN on MNIST-shaped data (compile
    time reported apart).
 """
@@ -26,6 +33,7 @@ import argparse
 import os
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -34,10 +42,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tracker import checkpoint  # noqa: E402
 from tracker.config import RunConfig  # noqa: E402
-from tracker.data import META, Batches, Split, seed001_pipeline  # noqa: E402
+from tracker.data import EVAL_BATCH, META, Batches, Split, seed001_pipeline  # noqa: E402
 from tracker.models import IN_SHAPE, build_model  # noqa: E402
-from tracker.train import _autocast, bf16_supported, channels_last, set_threads, train_epoch  # noqa: E402
+from tracker.train import (_autocast, bf16_supported, channels_last, evaluate, set_threads,  # noqa: E402
+                           train_epoch)
 
 BATCH = 128
 CPU = torch.device("cpu")
@@ -53,8 +63,8 @@ def machine() -> str:
             f"torch {torch.__version__}, threads {torch.get_num_threads()}")
 
 
-def layout(dataset: str, norm: str) -> bool:
-    return channels_last(CPU, norm, IN_SHAPE[dataset])
+def layout(dataset: str, norm: str, precision: str = "fp32") -> bool:
+    return channels_last(CPU, norm, IN_SHAPE[dataset], precision)
 
 
 def fresh(dataset: str, norm: str, nhwc: bool | None = None):
@@ -111,26 +121,42 @@ class SideBySide:
                 self._other(i)
 
 
-def against_tracker(batches: Batches, model, opt, other: Callable[[int], None], rounds: int) -> tuple[float, float]:
-    """(tracker's epoch time, the contender's time), summed over rounds."""
+def against_tracker(batches: Batches, model, opt, other: Callable[[int], None], rounds: int,
+                    test: tuple[Batches, Callable[[int], None]] | None = None) -> tuple[float, float]:
+    """(tracker's epoch time, the contender's time), summed over rounds. With `test`, each
+    epoch also evaluates (beside the contender's eval step) and writes its checkpoint."""
     ours = theirs = 0.0
+    ckpt = Path(tempfile.mkdtemp(prefix="pipeline-")) / "last.pt"
     for _ in range(rounds):
         side = SideBySide(batches, other)
         t = time.perf_counter()
         train_epoch(model, side, opt, None, False)
+        if test is not None:
+            test_side = SideBySide(*test)
+            evaluate(model, test_side)
+            side.other_s += test_side.other_s
+            checkpoint.save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict()}, ckpt)
         total = time.perf_counter() - t
         ours += total - side.other_s
         theirs += side.other_s
     return ours, theirs
 
 
-def overhead(split: Split, dataset: str, rounds: int) -> None:
+def overhead(split: Split, test: Split, dataset: str, rounds: int) -> None:
     for norm in NORMS:
         nhwc = layout(dataset, norm)
         batches = Batches(split, dataset, BATCH, CPU, shuffle=True, channels_last=nhwc)
+        test_batches = Batches(test, dataset, EVAL_BATCH, CPU, channels_last=nhwc)
         data, pure = tensors(split, dataset, nhwc), stepper(dataset, norm)
+        test_data, eval_model = list(test_batches), fresh(dataset, norm, nhwc)[0].eval()
+
+        @torch.no_grad()
+        def pure_eval(i: int) -> None:
+            eval_model(test_data[i][0]).argmax(1)
+
         model, opt = fresh(dataset, norm)
-        t, p = against_tracker(batches, model, opt, lambda i: pure(*data[i]), rounds)
+        t, p = against_tracker(batches, model, opt, lambda i: pure(*data[i]), rounds,
+                               (test_batches, pure_eval))
         print(f"  {dataset:8s} {norm:5s}: pure {p:6.2f} s, tracker epoch {t:6.2f} s -> {t / p:.3f}x", flush=True)
 
 
@@ -151,7 +177,7 @@ def pairs(split: Split, dataset: str, rounds: int, a: tuple, b: tuple, label: st
     """Pure compute of two variants (channels_last, or None for tracker's choice; precision);
     prints how much faster b is than a."""
     for norm in NORMS:
-        a_, b_ = ((layout(dataset, norm) if v[0] is None else v[0], v[1]) for v in (a, b))
+        a_, b_ = ((layout(dataset, norm, v[1]) if v[0] is None else v[0], v[1]) for v in (a, b))
         data = {nhwc: tensors(split, dataset, nhwc) for nhwc in {a_[0], b_[0]}}
         sa, sb = stepper(dataset, norm, *a_), stepper(dataset, norm, *b_)
         n = len(data[a_[0]])
@@ -196,21 +222,24 @@ def seed_loop(split: Split, rounds: int) -> None:
     album = seed001_pipeline(0)
     aug_tf = T.Compose([lambda a: album(image=a)["image"], T.ToTensor(), T.Normalize(meta.mean, meta.std)])
     nhwc = layout("cifar10", "batch")
-    for name, tf, augment in (("plain", plain_tf, "none"), ("augmented", aug_tf, "crop-flip")):
+    cases = [(name, tf, augment, seed_nhwc) for seed_nhwc in (False, nhwc)
+             for name, tf, augment in (("plain", plain_tf, "none"), ("augmented", aug_tf, "crop-flip"))]
+    for name, tf, augment, seed_nhwc in cases:
         loader = torch.utils.data.DataLoader(SeedDataset(hwc, labels, tf), batch_size=BATCH, shuffle=True)
         ours = Batches(split, "cifar10", BATCH, CPU, shuffle=True, augment=augment, channels_last=nhwc)
-        theirs = stepper("cifar10", "batch")
+        theirs = stepper("cifar10", "batch", seed_nhwc)
         feed = {"it": iter(loader)}
 
         def seed_step(i: int) -> None:
             if i == 0:
                 feed["it"] = iter(loader)
             x, y = next(feed["it"])
-            theirs(x.contiguous(memory_format=torch.channels_last) if nhwc else x, y)
+            theirs(x.contiguous(memory_format=torch.channels_last) if seed_nhwc else x, y)
 
         model, opt = fresh("cifar10", "batch")
         t, s = against_tracker(ours, model, opt, seed_step, rounds)
-        print(f"  cifar10 BN {name:9s}: seed loop {s:6.2f} s, tracker {t:6.2f} s -> "
+        how = "tracker's layout" if seed_nhwc else "NCHW, as the seeds ran"
+        print(f"  cifar10 BN {name:9s} (seed loop {how}): seed loop {s:6.2f} s, tracker {t:6.2f} s -> "
               f"tracker is {s / t:.2f}x faster", flush=True)
 
 
@@ -233,14 +262,16 @@ def main() -> None:
     if "overhead" in only:
         print("1. pipeline overhead: tracker's epoch against pure compute (same layout):")
         for name, split in data.items():
-            overhead(split, name, args.rounds)
+            test = Split(split.images[:len(split) // 6], split.labels[:len(split) // 6])
+            overhead(split, test, name, args.rounds)
     if "seed" in only:
         print("2. against the seed projects' per-sample loop:")
         seed_loop(data["cifar10"], args.rounds)
     if "layout" in only:
-        print("3. layout, pure compute: contiguous vs channels_last:")
-        for name, split in data.items():
-            pairs(split, name, args.rounds, (False, "fp32"), (True, "fp32"), "channels_last")
+        for precision in ("fp32", "bf16") if bf16_supported(CPU) else ("fp32",):
+            print(f"3. layout, pure compute, {precision}: contiguous vs channels_last:")
+            for name, split in data.items():
+                pairs(split, name, args.rounds, (False, precision), (True, precision), "channels_last")
     if "bf16" in only:
         print(f"4. precision, pure compute: fp32 vs bf16 autocast (native bf16: {bf16_supported(CPU)}):")
         for name, split in data.items():

@@ -16,7 +16,8 @@ workers' imports and model logging included), runs per minute, the speed-up over
 `--workers 1`, and the share of the runs' own time spent in tracking calls (their
 `tracker.tracking_s` / `tracker.wall_s` tags); then the server's per-request cost: the median
 and p90 of a kept-alive log-batch of 7 metrics, the call a run makes once per epoch (as in
-benchmarks/server_latency.py). The Ray head is stopped through its own process group, never
+benchmarks/server_latency.py); and ("calls") the HTTP requests one run of the sweep makes, by
+kind, counted in-process: with the per-request cost, what sets how many runs one server serves. The Ray head is stopped through its own process group, never
 `ray stop`, which would stop every Ray instance on the machine.
 
 Each run keeps to its share of the cores: `--workers N` children get cores / N torch threads,
@@ -34,7 +35,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
+from urllib.parse import urlparse
 
 import requests
 
@@ -80,6 +83,41 @@ def tracking_share(url: str, experiment: str) -> float:
         sum(float(r.data.tags["tracker.wall_s"]) for r in runs), 1e-9)
 
 
+def requests_per_run(url: str, config: Path, store: Path) -> tuple[Counter, int]:
+    """The HTTP requests one run of the sweep makes to the server, by kind, counted in this
+    process (its first grid point, into an experiment of its own); and how many of them the
+    model logging at the end made."""
+    import requests
+
+    os.environ.update(MLFLOW_TRACKING_URI=url, TRACKER_STORE=str(store), TRACKER_PROGRESS="0")
+    from tracker import job, sweep, tracking
+
+    counts: Counter = Counter()
+    send, finish = requests.Session.send, tracking.Run.finish_with_model
+    at_model = {}
+
+    def counting(self, request, **kwargs):
+        parts = urlparse(request.url)
+        if parts.netloc != urlparse(url).netloc:  # not the server (MLflow's own telemetry, say)
+            return send(self, request, **kwargs)
+        path = parts.path
+        kind = ("log-batch" if path.endswith("/runs/log-batch") else
+                "artifact upload" if request.method == "PUT" else f"{request.method} {path.rsplit('/', 1)[-1]}")
+        counts[kind] += 1
+        return send(self, request, **kwargs)
+
+    def finish_counted(self, *args, **kwargs):
+        at_model["n"] = sum(counts.values())
+        return finish(self, *args, **kwargs)
+
+    requests.Session.send, tracking.Run.finish_with_model = counting, finish_counted
+    try:
+        job.run(sweep.plan(str(config), extra={"experiment": "scaling-calls"}).points[0].cfg)
+    finally:
+        requests.Session.send, tracking.Run.finish_with_model = send, finish
+    return counts, sum(counts.values()) - at_model["n"]
+
+
 def request_latency(url: str, n: int) -> tuple[float, float]:
     """Median and p90 ms of a kept-alive log-batch, on a run of its own."""
     s, api = requests.Session(), f"{url}/api/2.0/mlflow"
@@ -103,8 +141,9 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=2, help="epochs per run. Default: 2.")
     ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "datasets"),
                     help="folder holding MNIST/raw. Default: ../shared/datasets.")
-    ap.add_argument("--modes", default="w1,w2,ray2,ray1",
-                    help="comma-separated subset of w1,w2,ray2,ray1. Default: all four.")
+    ap.add_argument("--modes", default="w1,w2,ray2,ray1,calls",
+                    help="comma-separated subset of w1,w2,ray2,ray1,calls (the requests of one run). "
+                         "Default: all five.")
     ap.add_argument("--requests", type=int, default=100, help="log-batch calls timed. Default: 100.")
     args = ap.parse_args()
     modes = args.modes.split(",")
@@ -125,7 +164,7 @@ def main() -> None:
                  "w2": ("local --workers 2", ["--workers", "2"]),
                  "ray2": ("ray --cpus-per-run 2", ["--executor", "ray", "--cpus-per-run", "2"]),
                  "ray1": ("ray --cpus-per-run 1", ["--executor", "ray", "--cpus-per-run", "1"])}
-        for mode in modes:
+        for mode in (m for m in modes if m in flags):
             label, extra = flags[mode]
             if mode.startswith("ray"):
                 extra = [*extra, "--address", head.address]
@@ -141,6 +180,8 @@ def main() -> None:
                 sys.exit(f"{label}: exit {out.returncode}\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}")
             rows.append((label, wall, tracking_share(url, experiment)))
             print(f"{label}: {wall:.1f} s", file=sys.stderr, flush=True)
+        if "calls" in modes:
+            calls, model_calls = requests_per_run(url, config, tmp / "store-calls")
         median, p90 = request_latency(url, args.requests)
     finally:
         if head is not None:
@@ -156,6 +197,9 @@ def main() -> None:
         print(f"{label:22s} {wall:8.1f} {runs / wall * 60:9.2f} {ratio:>15s} {share:15.2%}")
     print(f"server: log-batch (7 metrics, kept alive) median {median:.1f} ms, p90 {p90:.1f} ms "
           f"(n={args.requests})")
+    if "calls" in modes:
+        print(f"requests of one run ({args.epochs} epochs): {sum(calls.values())} in all, {model_calls} of them "
+              f"logging the model at the end; by kind: " + ", ".join(f"{k} {n}" for k, n in calls.most_common()))
 
 
 if __name__ == "__main__":
