@@ -4,6 +4,8 @@
 
 CIFAR-10-sized: 50,000 x 32 x 32 x 3 uint8 (150 MB) written in CIFAR-10's real pickle format
 (random pixels); MNIST: the real files. Target: peak RSS <= 2 x dataset bytes + 1 GB.
+Then where the baseline goes (RSS after each import, in a fresh process), and what evaluating
+the MNIST test set adds to the peak, and costs in time, per evaluation batch size.
 """
 from __future__ import annotations
 
@@ -32,6 +34,51 @@ if cfg.dataset == "cifar10":  # random pixels: tell torchvision's integrity chec
 job.run(cfg)
 print("PEAK_RSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
+
+
+IMPORTS = """
+import resource
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096
+out = [("python", rss())]
+import torch
+out.append(("torch", rss()))
+import torchvision
+out.append(("torchvision", rss()))
+from tracker import job, tracking
+out.append(("mlflow+tracker", rss()))
+print(" ".join(f"{name}={value}" for name, value in out))
+"""
+EVAL = """
+import resource, sys, time
+import torch
+from tracker.config import make_config
+from tracker.data import Batches, load_split
+from tracker.models import build_model
+from tracker.train import channels_last, evaluate, set_threads
+set_threads()
+batch, data_dir, arch = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+cfg = make_config({"arch": arch})
+nhwc = channels_last(torch.device("cpu"), cfg.norm, (1, 28, 28))
+model = build_model(cfg).to(memory_format=torch.channels_last if nhwc else torch.contiguous_format)
+test = Batches(load_split("mnist", data_dir, False, False), "mnist", batch, torch.device("cpu"), channels_last=nhwc)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+times = []
+for _ in range(3):
+    t = time.perf_counter()
+    evaluate(model, test)
+    times.append(time.perf_counter() - t)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024, min(times))
+"""
+
+
+def child(code: str, *args: str) -> str:
+    env = {**os.environ, "TRACKER_PROGRESS": "0"}
+    out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True,
+                         cwd=ROOT)
+    if out.returncode:
+        raise SystemExit(out.stderr[-3000:])
+    return out.stdout.strip().splitlines()[-1]
 
 
 def run(cfg: dict, md5: dict, store: Path) -> int:
@@ -63,6 +110,14 @@ def main() -> None:
         budget = 2 * nbytes + 2 ** 30
         print(f"{dataset:8s} {args.arch}: dataset {nbytes / 2**20:6.0f} MiB, peak RSS {peak / 2**20:6.0f} MiB, "
               f"budget {budget / 2**20:6.0f} MiB -> {'within' if peak <= budget else 'OVER'}")
+    steps = [kv.split("=") for kv in child(IMPORTS).split()]
+    print("RSS after each import: " + ", ".join(
+        f"{name} +{(int(v) - int(steps[i - 1][1])) / 2**20:.0f} MiB" if i else f"{name} {int(v) / 2**20:.0f} MiB"
+        for i, (name, v) in enumerate(steps)))
+    for batch in (1000, 500, 256, 128):
+        added, secs = child(EVAL, str(batch), args.mnist_dir, args.arch).split()
+        print(f"evaluate the MNIST test set ({args.arch}) in batches of {batch:4d}: peak +{int(added) / 2**20:4.0f} MiB, "
+              f"{float(secs):.2f} s (best of 3)")
 
 
 if __name__ == "__main__":
