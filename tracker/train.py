@@ -54,8 +54,9 @@ def effective_precision(device: torch.device, precision: str) -> str:
 
 # channels_last against contiguous on CPU, per norm, input size (MNIST-sized 1x28x28, CIFAR-sized
 # 3x32x32) and precision, from `benchmarks/pipeline.py --only layout`: in fp32 it won for every
-# entry, by 1.12x (GN) to 1.47x (BN); in bf16 it won for BN and LN, while GroupNorm with 4
-# groups ran 1.3x faster contiguous. An entry that measures slower elsewhere flips.
+# entry, by 1.07x (GN) to 1.40x (BN); in bf16 it won for BN and LN (1.25x to 1.30x), while
+# GroupNorm with 4 groups ran 1.4x to 1.7x faster contiguous. An entry that measures slower
+# elsewhere flips.
 _CHANNELS_LAST_CPU = {(norm, size, precision): not (norm == "group" and precision == "bf16")
                       for norm in ("batch", "layer", "group", "none") for size in ("small", "large")
                       for precision in ("fp32", "bf16")}
