@@ -1,7 +1,7 @@
 """`tracker train` with tracking against a real local `mlflow server`, against the same job with
 tracking off, interleaved epoch by epoch in one process.
 
-    .venv/bin/python benchmarks/tracking_overhead.py --data-dir ../shared/datasets [--epochs 5] [--rounds 3]
+    .venv/bin/python benchmarks/tracking_overhead.py --data-dir ../shared/datasets [--epochs 5] [--rounds 4] [--control]
 
 Each round prepares the job twice (same config, seed and model weights; one copy of the data)
 and runs tracker's own job code on both, each in a thread of this process: "on" through
@@ -18,7 +18,17 @@ in flight (whose cost would spill into the other's turn) is counted and reported
 contender keeps its own torch RNG across turns, so both train to the same metrics (checked).
 Reported: the sum of each contender's turns, on against off; the server's CPU during each
 one's turns; and model logging at the end (MLflow's pt2 flavor), which only "on" pays, apart.
+Beside the race, what tracking itself takes, measured on the tracked job and immune to the
+machine's drift: the time its training thread spends on tracking (opening the run, params,
+summary and config files, the curves PNG, waiting for the sender at the end) plus the CPU its
+sender thread and the server use beyond the untracked job's turns. On a machine whose cores
+training keeps busy, that is the most tracking can add to the wall time.
 Signal handling (job.SignalGuard) is off for both: it belongs to a main thread.
+The two copies are not equal even untracked: here the copy prepared and started first ran
+3 to 13% faster in 5-epoch rounds (`--control` races two untracked copies, A/A, and shows it),
+and in short epochs the gap between copies reached tens of percent. So the tracked copy
+alternates between the two slots round by round, and the rounds are read together: the
+median of an even number of them, beside the control's.
 """
 from __future__ import annotations
 
@@ -86,12 +96,14 @@ class Race:
         self.cond = threading.Condition()
         self.turn: str | None = None
         self.done: set[str] = set()
+        self.errors: dict[str, BaseException] = {}
         self.rng: dict = {}
         self.runs: dict = {}  # name -> tracking.Run
         self.turn_s: dict[str, list[float]] = {}
         self.server_cpu: dict[str, float] = {}
         self.in_flight: dict[str, list[int]] = {}  # turns (1-based) that ended with calls queued
         self.model_s = 0.0
+        self.sync_s = 0.0  # the tracked job's training thread, busy with tracking
         self.pgid = server_pgid
 
     def handover(self) -> None:
@@ -118,6 +130,8 @@ class Race:
             torch.set_rng_state(self.rng[name])
             try:
                 target()
+            except BaseException as e:  # raised again by the main thread, in deal
+                self.errors[name] = e
             finally:
                 with self.cond:
                     self.done.add(name)
@@ -128,31 +142,51 @@ class Race:
         threading.Thread(target=body, name=name, daemon=True).start()
 
     def deal(self, name: str, timed: bool = True) -> None:
+        if name in self.done:
+            raise SystemExit(f"tracking {name}: the job ended before its turn")
         cpu, t = group_cpu(self.pgid), time.perf_counter()
         with self.cond:
             self.turn = name
             self.cond.notify_all()
             self.cond.wait_for(lambda: self.turn is None)
+        if name in self.errors:
+            raise SystemExit(f"tracking {name}: {self.errors[name]!r}")
         if timed:
             self.turn_s[name].append(time.perf_counter() - t)
             self.server_cpu[name] += group_cpu(self.pgid) - cpu
 
 
-def one_round(cfg, race: Race) -> dict:
+def one_round(cfg, race: Race, tracked_first: bool, control: bool = False) -> dict:
+    """One race. The copy prepared first also starts first and takes the first turn; which copy
+    is tracked alternates by round, so that slot's own advantage cancels over rounds."""
     import torch
 
     from tracker import checkpoint, job, tracking
 
-    p_on = job.prepare(cfg)
-    p_off = dataclasses.replace(job.prepare(cfg), train=p_on.train, test=p_on.test)  # one copy of the data
+    first = job.prepare(cfg)
+    second = dataclasses.replace(job.prepare(cfg), train=first.train, test=first.test)  # one copy of the data
+    p_on, p_off = (first, second) if tracked_first else (second, first)
     start_rng = torch.get_rng_state()  # both models are built; both train from here
     race.rng = {"on": start_rng, "off": start_rng}
     start_run, save, finish = tracking.start_run, checkpoint.save_atomic, tracking.Run.finish_with_model
+    train_into, log_figure = job._train_into, tracking.Run.log_figure
+
+    def timed(fn):
+        def call(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                race.sync_s += time.perf_counter() - t
+        return call
 
     def opened(*args, **kwargs):
-        run = start_run(*args, **kwargs)
+        run = timed(start_run)(*args, **kwargs)
         race.runs[threading.current_thread().name] = run
         return run
+
+    def setup_timed(p, run, setup, state):  # params, summary, config files: the tracked job's
+        return train_into(p, run, timed(setup) if isinstance(run, tracking.Run) else setup, state)
 
     def gated(state, path):
         if Path(path).name == "last.pt":  # an epoch's turn ends where its checkpoint begins
@@ -161,6 +195,7 @@ def one_round(cfg, race: Race) -> dict:
 
     def timed_finish(self, model, example, wait=None):
         self.wait()  # the run's last tags, sent just before: still this turn's
+        race.sync_s += self.seconds  # waits for the sender, on the training thread
         race.handover()  # training is over; model logging is timed apart
         t = time.perf_counter()
         ok = finish(self, model, example, wait)
@@ -173,38 +208,47 @@ def one_round(cfg, race: Race) -> dict:
             return True
 
     patched = {(tracking, "start_run"): opened, (checkpoint, "save_atomic"): gated,
-               (tracking.Run, "finish_with_model"): timed_finish, (job, "SignalGuard"): NoSignals}
+               (tracking.Run, "finish_with_model"): timed_finish, (job, "SignalGuard"): NoSignals,
+               (job, "_train_into"): setup_timed, (tracking.Run, "log_figure"): timed(log_figure)}
     originals = {key: getattr(*key) for key in patched}
     metrics = {}
 
     def on():
-        metrics.update(tracking.get_run(job.run_prepared(p_on)).data.metrics)
+        if control:  # the A/A control: "on" untracked too
+            job._train_into(p_on, Off(), lambda: None, None)
+        else:
+            metrics.update(tracking.get_run(job.run_prepared(p_on)).data.metrics)
 
     try:
         for (owner, attr), value in patched.items():
             setattr(owner, attr, value)
-        race.start("on", on)
-        race.start("off", lambda: job._train_into(p_off, Off(), lambda: None, None))
+        slots = ("on", "off") if tracked_first else ("off", "on")
+        targets = {"on": on, "off": lambda: job._train_into(p_off, Off(), lambda: None, None)}
+        for name in slots:
+            race.start(name, targets[name])
         for turn in range(cfg.epochs + 1):  # open + epoch 1, ..., epoch E, the end of training
-            for name in ("on", "off") if turn % 2 == 0 else ("off", "on"):
+            for name in slots if turn % 2 == 0 else slots[::-1]:
                 race.deal(name)
-        for name in ("on", "off"):  # model logging, alone
+        for name in slots:  # model logging, alone
             race.deal(name, timed=False)
     finally:
         for (owner, attr), value in originals.items():
             setattr(owner, attr, value)
     same = all(torch.equal(a, b) for a, b in zip(p_on.model.state_dict().values(),
                                                  p_off.model.state_dict().values()))
-    run = race.runs["on"]
-    return {"same": same, "sender_cpu": run.send_cpu_seconds, "acc": metrics["test_acc"]}
+    run = race.runs.get("on")
+    return {"same": same, "sender_cpu": run.send_cpu_seconds if run else 0.0, "acc": metrics.get("test_acc", 0.0)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=4, help="an even number: each slot tracked as often")
     ap.add_argument("--set", action="append", default=[], help="config overrides, key=value")
+    ap.add_argument("--control", action="store_true",
+                    help="A/A: both contenders untracked, to read this machine's noise between two "
+                         "copies of the same job. Default: off.")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="trk-bench-"))
     os.environ.update(TRACKER_STORE=str(tmp / "store"), TRACKER_PROGRESS="0")
@@ -224,23 +268,33 @@ def main() -> None:
         job.run(warm)  # a server that has served a whole run before, as a user's has
         print(f"{cfg.arch} {cfg.norm} on {cfg.dataset}, {cfg.epochs} epochs, torch {torch.__version__}, "
               f"{os.cpu_count()} cores; server {server.url} (SQLite, 1 worker); {args.rounds} rounds, "
-              "turns interleaved in one process", flush=True)
-        ratios = []
+              f"turns interleaved in one process{'; CONTROL: both untracked' if args.control else ''}", flush=True)
+        ratios, accounted = [], []
         for r in range(args.rounds):
             race = Race(server.proc.pid)
-            out = one_round(cfg, race)
+            out = one_round(cfg, race, r % 2 == 0, args.control)
             on, off = sum(race.turn_s["on"]), sum(race.turn_s["off"])
             ratios.append(on / off)
-            print(f"  round {r + 1}: on {on:7.2f} s, off {off:7.2f} s -> {on / off - 1:+.2%}; server CPU in "
+            cost = race.sync_s + out["sender_cpu"] + max(0.0, race.server_cpu["on"] - race.server_cpu["off"])
+            accounted.append(cost / off)
+            tail = "" if args.control else f" (test_acc {out['acc']:.2%}); model logging {race.model_s:.2f} s"
+            print(f"  round {r + 1} ({'on' if r % 2 == 0 else 'off'} first): on {on:7.2f} s, off {off:7.2f} s -> {on / off - 1:+.2%}; server CPU in "
                   f"on's turns {race.server_cpu['on']:.2f} s, in off's {race.server_cpu['off']:.2f} s; sender "
                   f"thread CPU {out['sender_cpu']:.2f} s; turns ending with calls in flight: "
-                  f"{race.in_flight.get('on', 'none')}; same final weights: {out['same']} (test_acc "
-                  f"{out['acc']:.2%}); model logging {race.model_s:.2f} s", flush=True)
+                  f"{race.in_flight.get('on', 'none')}; same final weights: {out['same']}{tail}", flush=True)
+            if not args.control:
+                print(f"    accounted: training thread in tracking {race.sync_s:.2f} s + sender thread CPU "
+                      f"{out['sender_cpu']:.2f} s + server CPU beyond off's turns "
+                      f"{max(0.0, race.server_cpu['on'] - race.server_cpu['off']):.2f} s = {cost:.2f} s "
+                      f"-> {cost / off:.2%} of the untracked run", flush=True)
             print(f"    turns (open + epoch 1, epochs 2..{cfg.epochs}, end), on: "
                   f"{' '.join(f'{t:.2f}' for t in race.turn_s['on'])}; off: "
                   f"{' '.join(f'{t:.2f}' for t in race.turn_s['off'])}", flush=True)
         print(f"training wall, tracking on against off: {', '.join(f'{x - 1:+.2%}' for x in ratios)} by round, "
               f"median {statistics.median(ratios) - 1:+.2%}; target <= +1%")
+        if not args.control:
+            print(f"tracking's own time and CPU, by round: {', '.join(f'{x:.2%}' for x in accounted)}; "
+                  f"largest {max(accounted):.2%}")
     finally:
         server.stop()
 
