@@ -45,7 +45,8 @@ import torch
 out.append(("torch", rss()))
 import torchvision
 out.append(("torchvision", rss()))
-from tracker import job, tracking
+from tracker import job
+from tracker.tracking import live
 out.append(("mlflow+tracker", rss()))
 print(" ".join(f"{name}={value}" for name, value in out))
 """

@@ -44,7 +44,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tracker import checkpoint  # noqa: E402
 from tracker.config import RunConfig  # noqa: E402
-from tracker.data import EVAL_BATCH, META, Batches, Split, seed001_pipeline  # noqa: E402
+from tracker.data import EVAL_BATCH, Batches, Split, seed001_pipeline  # noqa: E402
+from tracker.datasets import DATASETS  # noqa: E402
 from tracker.models import IN_SHAPE, build_model  # noqa: E402
 from tracker.train import (_autocast, bf16_supported, channels_last, evaluate, set_threads,  # noqa: E402
                            train_epoch)
@@ -215,7 +216,7 @@ def seed_loop(split: Split, rounds: int) -> None:
     from PIL import Image
     from torchvision import transforms as T
 
-    meta = META["cifar10"]
+    meta = DATASETS["cifar10"]
     hwc = split.images.permute(0, 2, 3, 1).numpy()
     labels = split.labels.numpy()
     plain_tf = T.Compose([Image.fromarray, T.ToTensor(), T.Normalize(meta.mean, meta.std)])

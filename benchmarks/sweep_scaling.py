@@ -75,12 +75,12 @@ def write_sweep(folder: Path, runs: int, epochs: int, train_limit: int, data_dir
 def tracking_share(url: str, experiment: str) -> float:
     """Time in tracking calls over the runs' wall time, summed over the mode's FINISHED runs."""
     os.environ["MLFLOW_TRACKING_URI"] = url
-    from tracker import tracking
+    from tracker.tracking import store
 
-    runs = [r for r in tracking.search_runs(experiment, "attributes.status = 'FINISHED'")
-            if "tracker.tracking_s" in r.data.tags]
-    return sum(float(r.data.tags["tracker.tracking_s"]) for r in runs) / max(
-        sum(float(r.data.tags["tracker.wall_s"]) for r in runs), 1e-9)
+    runs = [r for r in store.search(experiment, "attributes.status = 'FINISHED'")
+            if "tracker.tracking_s" in r.tags]
+    return sum(float(r.tags["tracker.tracking_s"]) for r in runs) / max(
+        sum(float(r.tags["tracker.wall_s"]) for r in runs), 1e-9)
 
 
 def requests_per_run(url: str, config: Path, store: Path) -> tuple[Counter, int]:
@@ -90,10 +90,11 @@ def requests_per_run(url: str, config: Path, store: Path) -> tuple[Counter, int]
     import requests
 
     os.environ.update(MLFLOW_TRACKING_URI=url, TRACKER_STORE=str(store), TRACKER_PROGRESS="0")
-    from tracker import job, sweep, tracking
+    from tracker import job, sweep
+    from tracker.tracking import live
 
     counts: Counter = Counter()
-    send, finish = requests.Session.send, tracking.Run.finish_with_model
+    send, finish = requests.Session.send, live.Run.log_model
     at_model = {}
 
     def counting(self, request, **kwargs):
@@ -110,11 +111,11 @@ def requests_per_run(url: str, config: Path, store: Path) -> tuple[Counter, int]
         at_model["n"] = sum(counts.values())
         return finish(self, *args, **kwargs)
 
-    requests.Session.send, tracking.Run.finish_with_model = counting, finish_counted
+    requests.Session.send, live.Run.log_model = counting, finish_counted
     try:
         job.run(sweep.plan(str(config), extra={"experiment": "scaling-calls"}).points[0].cfg)
     finally:
-        requests.Session.send, tracking.Run.finish_with_model = send, finish
+        requests.Session.send, live.Run.log_model = send, finish
     return counts, sum(counts.values()) - at_model["n"]
 
 

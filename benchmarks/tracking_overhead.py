@@ -5,7 +5,7 @@ tracking off, interleaved epoch by epoch in one process.
 
 Each round prepares the job twice (same config, seed and model weights; one copy of the data)
 and runs tracker's own job code on both, each in a thread of this process: "on" through
-`job.run_prepared`, which logs to the server; "off" through `job._train_into` with a run
+`job.run_prepared`, which logs to the server; "off" through `job.train_into` with a run
 object whose calls do nothing. They take turns, one at a time, and the order flips every
 turn: this machine's speed drifts by more than the target within a minute, and two processes
 of the same job differ by several percent, so the race stays in one process. A turn runs from
@@ -74,7 +74,7 @@ class Untracked:
     def logged_steps(self, key: str) -> set:
         return set()
 
-    def finish_with_model(self, model, example) -> bool:
+    def log_model(self, model, example) -> bool:
         return True
 
 
@@ -98,7 +98,7 @@ class Race:
         self.done: set[str] = set()
         self.errors: dict[str, BaseException] = {}
         self.rng: dict = {}
-        self.runs: dict = {}  # name -> tracking.Run
+        self.runs: dict = {}  # name -> live.Run
         self.turn_s: dict[str, list[float]] = {}
         self.server_cpu: dict[str, float] = {}
         self.in_flight: dict[str, list[int]] = {}  # turns (1-based) that ended with calls queued
@@ -161,15 +161,16 @@ def one_round(cfg, race: Race, tracked_first: bool, control: bool = False) -> di
     is tracked alternates by round, so that slot's own advantage cancels over rounds."""
     import torch
 
-    from tracker import checkpoint, job, tracking
+    from tracker import checkpoint, job
+    from tracker.tracking import live, store
 
     first = job.prepare(cfg)
     second = dataclasses.replace(job.prepare(cfg), train=first.train, test=first.test)  # one copy of the data
     p_on, p_off = (first, second) if tracked_first else (second, first)
     start_rng = torch.get_rng_state()  # both models are built; both train from here
     race.rng = {"on": start_rng, "off": start_rng}
-    start_run, save, finish = tracking.start_run, checkpoint.save_atomic, tracking.Run.finish_with_model
-    train_into, log_figure = job._train_into, tracking.Run.log_figure
+    start_run, save, finish = live.start_run, checkpoint.save_atomic, live.Run.log_model
+    train_into, log_figure = job.train_into, live.Run.log_figure
 
     def timed(fn):
         def call(*args, **kwargs):
@@ -186,7 +187,7 @@ def one_round(cfg, race: Race, tracked_first: bool, control: bool = False) -> di
         return run
 
     def setup_timed(p, run, setup, state):  # params, summary, config files: the tracked job's
-        return train_into(p, run, timed(setup) if isinstance(run, tracking.Run) else setup, state)
+        return train_into(p, run, timed(setup) if isinstance(run, live.Run) else setup, state)
 
     def gated(state, path):
         if Path(path).name == "last.pt":  # an epoch's turn ends where its checkpoint begins
@@ -203,27 +204,27 @@ def one_round(cfg, race: Race, tracked_first: bool, control: bool = False) -> di
         return ok
 
     class Off(Untracked):
-        def finish_with_model(self, model, example) -> bool:
+        def log_model(self, model, example) -> bool:
             race.handover()
             return True
 
-    patched = {(tracking, "start_run"): opened, (checkpoint, "save_atomic"): gated,
-               (tracking.Run, "finish_with_model"): timed_finish, (job, "SignalGuard"): NoSignals,
-               (job, "_train_into"): setup_timed, (tracking.Run, "log_figure"): timed(log_figure)}
+    patched = {(live, "start_run"): opened, (checkpoint, "save_atomic"): gated,
+               (live.Run, "log_model"): timed_finish, (job, "SignalGuard"): NoSignals,
+               (job, "train_into"): setup_timed, (live.Run, "log_figure"): timed(log_figure)}
     originals = {key: getattr(*key) for key in patched}
     metrics = {}
 
     def on():
         if control:  # the A/A control: "on" untracked too
-            job._train_into(p_on, Off(), lambda: None, None)
+            job.train_into(p_on, Off(), lambda: None, None)
         else:
-            metrics.update(tracking.get_run(job.run_prepared(p_on)).data.metrics)
+            metrics.update(store.get_run(job.run_prepared(p_on)).metrics)
 
     try:
         for (owner, attr), value in patched.items():
             setattr(owner, attr, value)
         slots = ("on", "off") if tracked_first else ("off", "on")
-        targets = {"on": on, "off": lambda: job._train_into(p_off, Off(), lambda: None, None)}
+        targets = {"on": on, "off": lambda: job.train_into(p_off, Off(), lambda: None, None)}
         for name in slots:
             race.start(name, targets[name])
         for turn in range(cfg.epochs + 1):  # open + epoch 1, ..., epoch E, the end of training

@@ -8,19 +8,18 @@ call to the end of training); model logging at the end is reported apart.
 """
 import argparse
 
-from tracker import tracking
+from tracker.tracking import store
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--experiment", required=True)
 args = ap.parse_args()
 rows = []
-for r in tracking.search_runs(args.experiment, "attributes.status = 'FINISHED'"):
-    tags = r.data.tags
+for r in store.search(args.experiment, "attributes.status = 'FINISHED'"):
+    tags = r.tags
     if "tracker.tracking_s" not in tags:
         continue
     tracked, wall = float(tags["tracker.tracking_s"]), float(tags["tracker.wall_s"])
-    total = (r.info.end_time - r.info.start_time) / 1000
-    rows.append((r.info.run_name, tracked, wall, total - wall))
+    rows.append((r.name, tracked, wall, r.seconds - wall))
 for name, tracked, wall, model in rows:
     print(f"{name:40s} tracking {tracked:7.2f} s of {wall:8.1f} s = {tracked / wall:6.2%}; "
           f"model logging after training {model:5.1f} s")

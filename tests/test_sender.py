@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from helpers import store_client
-from tracker import tracking
+from tracker.tracking import live as tracking
 
 
 def test_calls_return_before_delivery_and_arrive_in_order(monkeypatch):

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import os
+import random
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .config import UserError
@@ -39,3 +41,17 @@ def load(path: str | os.PathLike) -> dict:
     except Exception as e:
         raise CheckpointError(f"checkpoint {path} is unreadable or not a tracker checkpoint "
                               f"({e.__class__.__name__}); it was not loaded") from None
+
+
+def rng_state(data: torch.Generator) -> dict:
+    """Every RNG a run draws from: torch, the data order, numpy, python."""
+    return {"torch": torch.get_rng_state(), "data": data.get_state(),
+            "numpy": [int(v) for v in np.random.get_state()[1]] + [int(np.random.get_state()[2])],
+            "python": list(random.getstate()[1])}
+
+
+def restore_rng(rng: dict, data: torch.Generator) -> None:
+    torch.set_rng_state(rng["torch"])
+    data.set_state(rng["data"])
+    np.random.set_state(("MT19937", np.array(rng["numpy"][:-1], dtype=np.uint32), rng["numpy"][-1]))
+    random.setstate((3, tuple(rng["python"]), None))

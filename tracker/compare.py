@@ -1,176 +1,126 @@
-"""Comparison table: plain rows aggregated across seeds, then rendered.
+"""Comparison table: runs as a DataFrame, aggregated per condition across seeds, then rendered.
 
     tracker compare --experiment mnist-demo --by norm --format markdown
 """
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
-from dataclasses import dataclass, field
-from statistics import mean, stdev
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import stats, tables
+from .config import UserError
+from .tracking import names, query
+from .tracking.records import FLOAT_MAX, RunRecord
+
+# what a run contributes to its condition's row
+METRICS = ("test_acc_best", "test_acc", "train_acc_best", "epoch_time_mean_s")
 
 
-@dataclass
-class Record:
-    """One run as compare sees it: no mlflow objects."""
-    run_id: str
-    name: str
-    status: str
-    params: dict = field(default_factory=dict)
-    metrics: dict = field(default_factory=dict)
+def runs_frame(runs: list[RunRecord], by: list[str]) -> pd.DataFrame:
+    """One row a run: its condition (the `by` columns), then its id, status and the metrics
+    compare reads, each prefixed `_` (MLflow's +-inf, stored as +-FLOAT_MAX, back to infinities)."""
+    rows = [{**{k: r.params.get(k, "") for k in by}, "_run_id": r.run_id, "_status": r.status,
+             "_params_total": r.params.get("params_total", ""), "_epochs": r.params.get("epochs", ""),
+             **{"_" + m: r.metrics.get(m, math.nan) for m in METRICS}} for r in runs]
+    cols = ["_" + m for m in METRICS]
+    frame = pd.DataFrame(rows, columns=[*by, "_run_id", "_status", "_params_total", "_epochs", *cols])
+    values = frame[cols].astype(float)
+    frame[cols] = values.where(values.abs() < FLOAT_MAX, np.sign(values) * np.inf)
+    return frame
 
 
-def _stats(values: list[float]) -> tuple[float, float]:
-    return mean(values), (stdev(values) if len(values) > 1 else 0.0)
+def exclusions(frame: pd.DataFrame) -> pd.Series:
+    """Why a run does not count (empty string: it counts)."""
+    best = frame["_test_acc_best"]
+    reason = pd.Series("", index=frame.index)
+    reason[~best.apply(math.isfinite)] = "non-finite test accuracy"
+    reason[best.isna()] = "no test accuracy"
+    finished = frame["_status"] == "FINISHED"
+    reason[~finished] = "status " + frame.loc[~finished, "_status"]
+    return reason
 
 
-def ci95(values: list[float]) -> tuple[float, float]:
-    """Two-sided 95% t interval of the mean (the mean itself when n = 1)."""
-    m = mean(values)
-    if len(values) < 2:
-        return m, m
-    from scipy.special import stdtrit  # Student t quantile; scipy.stats costs ~1 s to import
-
-    half = stdtrit(len(values) - 1, 0.975) * stdev(values) / math.sqrt(len(values))
-    return m - half, m + half
+def _common(values: pd.Series):
+    """The shared value, as int when it is one; mixed values are joined."""
+    distinct = sorted(set(values.astype(str)))
+    if len(distinct) == 1:
+        v = distinct[0]
+        return int(v) if v.isdigit() else v
+    return "/".join(distinct)
 
 
-def welch_p(a: list[float], b: list[float]) -> float | None:
-    """Two-sided p-value of Welch's t-test (unequal variances)."""
-    if len(a) < 2 or len(b) < 2:
-        return None
-    from scipy.special import stdtr  # Student t CDF
-
-    va, vb = stdev(a) ** 2 / len(a), stdev(b) ** 2 / len(b)
-    if va + vb == 0:
-        return 1.0 if mean(a) == mean(b) else 0.0
-    t = (mean(a) - mean(b)) / math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    return float(2 * stdtr(df, -abs(t)))
-
-
-def group_records(records: list[Record], by: list[str]) -> tuple[dict[tuple, list[Record]], dict[str, int]]:
-    """FINISHED runs with a test accuracy, grouped by condition; the rest tallied by reason."""
-    excluded: dict[str, int] = {}
-    groups: dict[tuple, list[Record]] = {}
-    for r in records:
-        reason = None
-        if r.status != "FINISHED":
-            reason = f"status {r.status}"
-        elif "test_acc_best" not in r.metrics:
-            reason = "no test accuracy"
-        if reason:
-            excluded[reason] = excluded.get(reason, 0) + 1
-            continue
-        groups.setdefault(tuple(r.params.get(k, "") for k in by), []).append(r)
-    return groups, excluded
-
-
-def aggregate(records: list[Record], by: list[str]) -> tuple[list[dict], dict[str, int]]:
-    """One row per condition of the `by` params, best mean test accuracy first."""
-    groups, excluded = group_records(records, by)
+def aggregate(runs: list[RunRecord], by: list[str]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """One row per condition of the `by` params, best mean test accuracy first; and the runs
+    left out, counted by reason."""
+    frame = runs_frame(runs, by)
+    reason = exclusions(frame)
+    excluded = reason[reason != ""].value_counts().to_dict()
+    counted = frame[reason == ""]
     rows = []
-    for key, runs in groups.items():
-        best = [r.metrics["test_acc_best"] for r in runs]
+    for key, group in counted.groupby(by, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        best = group["_test_acc_best"].to_numpy()
         row = dict(zip(by, key))
-        row["n"] = len(runs)
-        row["test_acc_best_mean"], row["test_acc_best_std"] = _stats(best)
-        row["test_acc_best_ci_low"], row["test_acc_best_ci_high"] = ci95(best)
-        row["test_acc_final_mean"], row["test_acc_final_std"] = _stats(
-            [r.metrics.get("test_acc", math.nan) for r in runs])
-        row["train_acc_best_mean"], row["train_acc_best_std"] = _stats(
-            [r.metrics.get("train_acc_best", math.nan) for r in runs])
-        row["params"] = _common([r.params.get("params_total", "") for r in runs])
-        row["epochs"] = _common([r.params.get("epochs", "") for r in runs])
-        row["epoch_time_s"] = mean(r.metrics.get("epoch_time_mean_s", math.nan) for r in runs)
+        row["n"] = len(group)
+        row["test_acc_best_mean"], row["test_acc_best_std"] = stats.mean_std(best)
+        row["test_acc_best_ci_low"], row["test_acc_best_ci_high"] = stats.ci95(best)
+        row["test_acc_final_mean"], row["test_acc_final_std"] = stats.mean_std(group["_test_acc"])
+        row["train_acc_best_mean"], row["train_acc_best_std"] = stats.mean_std(group["_train_acc_best"])
+        row["params"] = _common(group["_params_total"])
+        row["epochs"] = _common(group["_epochs"])
+        row["epoch_time_s"] = stats.mean_std(group["_epoch_time_mean_s"])[0]
         row["_best"] = best
         rows.append(row)
     rows.sort(key=lambda r: -r["test_acc_best_mean"])
     for row in rows:
-        p = welch_p(row["_best"], rows[0]["_best"])
+        p = stats.welch_p(row["_best"], rows[0]["_best"])
         row["p_vs_best"] = p
-        row["significant"] = None if p is None or row is rows[0] else p < 0.05
-    for row in rows:
-        del row["_best"]
-    return rows, excluded
+        row["significant"] = None if p is None or row is rows[0] else bool(p < 0.05)
+    table = pd.DataFrame([{k: v for k, v in r.items() if k != "_best"} for r in rows])
+    return table, {str(k): int(v) for k, v in excluded.items()}
 
 
-def _common(values: list[str]):
-    """The shared value, as int when it is one; mixed values are joined."""
-    distinct = sorted(set(values))
-    if len(distinct) == 1:
-        v = distinct[0]
-        return int(v) if str(v).isdigit() else v
-    return "/".join(distinct)
+COLUMNS = ("n", "test best %", "95% CI", "test final %", "train best %", "params", "epochs",
+           "s/epoch", "p vs best")
 
 
-COLUMNS = [("n", "n"), ("test best %", "test_acc_best"), ("95% CI", "ci"),
-           ("test final %", "test_acc_final"), ("train best %", "train_acc_best"),
-           ("params", "params"), ("epochs", "epochs"), ("s/epoch", "epoch_time_s"),
-           ("p vs best", "p_vs_best")]
-
-
-def _cells(row: dict, by: list[str]) -> list[str]:
-    def pct(key):
+def cells(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """The rows as a reader sees them: percentages with their spread, p marked."""
+    def pct(row, key):
         return f"{row[key + '_mean'] * 100:.2f} ± {row[key + '_std'] * 100:.2f}"
 
-    p = row["p_vs_best"]
-    return [str(row[k]) for k in by] + [
-        str(row["n"]), pct("test_acc_best"),
-        f"{row['test_acc_best_ci_low'] * 100:.2f}–{row['test_acc_best_ci_high'] * 100:.2f}",
-        pct("test_acc_final"), pct("train_acc_best"),
-        f"{row['params']:,}" if isinstance(row["params"], int) else str(row["params"]),
-        str(row["epochs"]), f"{row['epoch_time_s']:.1f}",
-        "best" if row["significant"] is None and p is not None else
-        ("—" if p is None else f"{p:.3g}{' *' if row['significant'] else ''}")]
+    def p_cell(row):
+        p = row["p_vs_best"]
+        if p is None or (isinstance(p, float) and math.isnan(p)):
+            return "—"
+        return "best" if row["significant"] is None else f"{p:.3g}{' *' if row['significant'] else ''}"
+
+    out = [[str(r[k]) for k in by] + [
+        str(r["n"]), pct(r, "test_acc_best"),
+        f"{r['test_acc_best_ci_low'] * 100:.2f}–{r['test_acc_best_ci_high'] * 100:.2f}",
+        pct(r, "test_acc_final"), pct(r, "train_acc_best"),
+        f"{r['params']:,}" if isinstance(r["params"], int) else str(r["params"]),
+        str(r["epochs"]), f"{r['epoch_time_s']:.1f}", p_cell(r)] for r in rows.to_dict("records")]
+    return pd.DataFrame(out, columns=[*by, *COLUMNS])
 
 
-def render(rows: list[dict], by: list[str], fmt: str = "table", figure=None) -> str:
-    if fmt == "json":
-        return json.dumps(rows, indent=2)
-    if fmt == "csv":
-        buf = io.StringIO()
-        if rows:
-            w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
-        return buf.getvalue()
-    header = by + [c for c, _ in COLUMNS]
-    body = [_cells(r, by) for r in rows]
-    if fmt == "markdown":
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in body]) + "\n"
-    if fmt == "html":
-        return html_page(html_table(header, body), figure)
-    widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h)
-              for i, h in enumerate(header)]
-    fmt_row = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths))  # noqa: E731
-    return "\n".join([fmt_row(header), fmt_row(["-" * w for w in widths])]
-                     + [fmt_row(r) for r in body]) + "\n"
-
-
-def html_table(header: list[str], body: list[list[str]]) -> str:
-    from html import escape
-
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    rows = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for r in body)
-    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>{rows}</tbody>\n</table>\n"
-
-
-def html_page(table: str, figure=None) -> str:
-    """One self-contained page: the table and the plot as an inline PNG."""
-    img = ""
+def render(rows: pd.DataFrame, by: list[str], fmt: str = "table", figure=None) -> str:
+    if fmt in ("json", "csv"):
+        return tables.render(rows, fmt)
+    text = tables.render(cells(rows, by), fmt)
+    if fmt != "html":
+        return text
+    png = None
     if figure is not None:
-        import base64
+        import io
 
         buf = io.BytesIO()
         figure.savefig(buf, format="png", dpi=100)
-        img = f'<img alt="test accuracy and loss per epoch" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
-    return ("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>tracker compare</title>"
-            "<style>table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px 8px}</style>"
-            f"</head><body>\n{table}{img}\n</body></html>\n")
+        png = buf.getvalue()
+    return tables.html_page(text, "tracker compare", png)
 
 
 def footnote(excluded: dict[str, int]) -> str:
@@ -178,3 +128,45 @@ def footnote(excluded: dict[str, int]) -> str:
         return ""
     parts = ", ".join(f"{n} with {reason}" for reason, n in sorted(excluded.items()))
     return f"left out {sum(excluded.values())} run(s) that did not count: {parts}"
+
+
+@dataclass
+class Comparison:
+    text: str
+    footnote: str
+    figure: object = None  # the curves, when asked for
+
+
+def default_by(by: tuple[str, ...], grid_keys: list[str]) -> list[str]:
+    """--by a,b or --by a --by b; else the grid keys minus seed; else norm."""
+    keys = [k.strip() for item in by for k in item.split(",") if k.strip()]
+    return keys or [k for k in grid_keys if k != "seed"] or ["norm"]
+
+
+def compare(experiment: str | None, sweep: str | None, filter_string: str = "",
+            by: tuple[str, ...] = (), fmt: str = "table", curves: bool = False) -> Comparison:
+    """The whole `tracker compare`: select the runs, group them, aggregate, render."""
+    found = query.select(experiment, sweep, filter_string)
+    keys = default_by(by, found.grid_keys)
+    known = set().union(*(r.params for r in found.runs))
+    unknown = [k for k in keys if found.runs and k not in known]
+    if unknown:
+        raise UserError(f"--by {unknown[0]!r}: no run here has that param; they have: {', '.join(sorted(known))}")
+    rows, excluded = aggregate(found.runs, keys)
+    figure = condition_curves(found.runs, keys) if curves or fmt == "html" else None
+    return Comparison(render(rows, keys, fmt, figure), footnote(excluded), figure)
+
+
+def condition_curves(runs: list[RunRecord], by: list[str]):
+    """Test accuracy and loss per epoch, mean ± std across the seeds of each counted condition."""
+    from . import plots
+
+    frame = runs_frame(runs, by)
+    counted = frame[exclusions(frame) == ""]
+    hist = query.histories(list(counted["_run_id"]), names.CURVES)
+    series = {}
+    for key, group in counted.groupby(by, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        label = " ".join(f"{k}={v}" for k, v in zip(by, key))
+        series[label] = [hist[rid] for rid in group["_run_id"]]
+    return plots.condition_curves(series)

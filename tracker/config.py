@@ -16,6 +16,10 @@ except ModuleNotFoundError:  # python < 3.11
     import tomli as tomllib
 
 
+from .datasets import NAMES as DATASETS
+from .settings import DATA_ENV, DEFAULT_DATA_DIR
+
+
 class UserError(Exception):
     """Bad input: the CLI prints the one-line message and exits 2, with no traceback."""
 
@@ -24,7 +28,6 @@ class ConfigError(UserError, ValueError):
     """A bad config value; the message is one line naming the key."""
 
 
-DATASETS = ("mnist", "fashion_mnist", "cifar10")
 ARCHS = ("s8", "dws", "novice", "fashion-v1", "fashion-v1-5-5", "fashion-v1-5-5-bn",
          "resnet18", "mnist-small")
 NORMS = ("batch", "layer", "group", "none")
@@ -57,7 +60,7 @@ class RunConfig:
     device: str = "auto"  # auto = cuda > mps > cpu
     precision: str = "fp32"  # fp32 | bf16 autocast (where the device supports bf16)
     compile: bool = False  # torch.compile the model (opt-in: no training gain measured on CPU)
-    data_dir: str = "data"
+    data_dir: str = DEFAULT_DATA_DIR
     download: bool = True  # fetch the dataset when it is missing
     train_limit: int = 0  # use only the first N training images (0 = all)
     test_limit: int = 0  # use only the first N test images (0 = all)
@@ -81,11 +84,6 @@ class RunConfig:
 
 FIELDS = {f.name: f for f in fields(RunConfig)}
 _TYPES = get_type_hints(RunConfig)
-
-
-def store_root() -> Path:
-    """The embedded default store: ./mlruns (SQLite db, artifacts, local checkpoints)."""
-    return Path(os.environ.get("TRACKER_STORE", "mlruns")).resolve()
 
 
 def _expected_type(key: str) -> type:
@@ -198,8 +196,8 @@ def make_config(values: dict[str, Any]) -> RunConfig:
     for key in values:
         if key not in FIELDS:
             raise ConfigError(f"unknown config key '{key}'; known keys: {', '.join(FIELDS)}")
-    if "data_dir" not in values and os.environ.get("TRACKER_DATA_DIR"):
-        values = {**values, "data_dir": os.environ["TRACKER_DATA_DIR"]}
+    if "data_dir" not in values and os.environ.get(DATA_ENV):
+        values = {**values, "data_dir": os.environ[DATA_ENV]}
     return RunConfig(**values)
 
 

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 
 from .config import UserError
+from .datasets import DATASETS
+from .settings import DATA_ENV
 
 
 # test batches: as fast as 1000 on CPU here, and a third of the extra memory (benchmarks/README.md)
@@ -21,32 +23,6 @@ EVAL_BATCH = 256
 
 class DataError(UserError):
     """A dataset that cannot be found or fetched; the message names the files expected."""
-
-
-@dataclass(frozen=True)
-class Meta:
-    folder: str  # where torchvision keeps the files, under data_dir
-    files: tuple[str, ...]
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    classes: tuple[str, ...]
-
-
-_IDX = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-DIGITS = tuple(str(i) for i in range(10))
-META = {
-    "mnist": Meta("MNIST/raw", _IDX, (0.1307,), (0.3081,), DIGITS),
-    "fashion_mnist": Meta("FashionMNIST/raw", _IDX, (0.2860,), (0.3530,),
-                          ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
-                           "Shirt", "Sneaker", "Bag", "Ankle boot")),
-    "cifar10": Meta("cifar-10-batches-py",
-                    ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4",
-                     "data_batch_5", "test_batch", "batches.meta"),
-                    (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616),
-                    ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                     "ship", "truck")),
-}
 
 
 @dataclass
@@ -61,8 +37,7 @@ class Split:
 def _torchvision_class(name: str):
     from torchvision import datasets
 
-    return {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST,
-            "cifar10": datasets.CIFAR10}[name]
+    return getattr(datasets, DATASETS[name].torchvision)
 
 
 def _open(name: str, root: Path, train: bool, download: bool):
@@ -79,7 +54,7 @@ def load_split(name: str, data_dir: str | os.PathLike, train: bool, download: bo
                limit: int = 0) -> Split:
     """One split through torchvision's own dataset class, kept as uint8 NCHW."""
     root = Path(data_dir).expanduser()
-    meta = META[name]
+    meta = DATASETS[name]
     try:
         ds = _open(name, root, train, download)
     except Exception as e:  # offline download, corrupted files, unreadable dir
@@ -87,7 +62,7 @@ def load_split(name: str, data_dir: str | os.PathLike, train: bool, download: bo
         raise DataError(
             f"dataset {name} not found under {root / meta.folder}: expected {', '.join(meta.files)} "
             f"({hint}: {str(e).splitlines()[0][:120] if str(e) else e.__class__.__name__}); "
-            f"point --data-dir or TRACKER_DATA_DIR at the folder that holds {meta.folder.split('/')[0]}") from None
+            f"point --data-dir or {DATA_ENV} at the folder that holds {meta.folder.split('/')[0]}") from None
     images = torch.as_tensor(np.asarray(ds.data))
     images = images.unsqueeze(1) if images.ndim == 3 else images.permute(0, 3, 1, 2)
     labels = torch.as_tensor(np.asarray(ds.targets), dtype=torch.int64)
@@ -108,7 +83,7 @@ class Batches:
         self.images = split.images.to(device)
         self.labels = split.labels.to(device)
         self.batch_size, self.shuffle, self.device = batch_size, shuffle, device
-        meta = META[name]
+        meta = DATASETS[name]
         shape = (1, len(meta.mean), 1, 1)
         self.mean = torch.tensor(meta.mean, device=device).view(shape) * 255
         self.std = torch.tensor(meta.std, device=device).view(shape) * 255

@@ -7,11 +7,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -20,22 +18,16 @@ import numpy as np
 import torch
 
 from . import checkpoint, plots
-from .config import ConfigError, RunConfig, store_root
+from .config import ConfigError, RunConfig
+from .settings import store_root
+from .signals import Interrupted, SignalGuard
+from .tracking import names
 from .data import EVAL_BATCH, Batches, Split, load_split
 from .models import IN_SHAPE, build_model, count_params, receptive_field
 from .train import (channels_last, effective_precision, evaluate, make_optimizer, make_scheduler,
                     pick_device, set_threads, train_epoch)
 
-METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "lr", "epoch_time_s")
-
-
-class Interrupted(BaseException):
-    """SIGTERM or SIGINT arrived; the run ends KILLED with exit code 128 + signum."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
+METRICS = names.EPOCH_METRICS
 
 @dataclass
 class Prepared:
@@ -75,9 +67,10 @@ def describe(cfg: RunConfig) -> tuple[torch.nn.Module, dict]:
     return model, {"params_total": total, "params_trainable": trainable, "receptive_field": rf}
 
 
-def prepare(cfg: RunConfig) -> Prepared:
-    """Everything that can fail on bad input, before any run exists."""
-    set_threads()
+def prepare(cfg: RunConfig, threads: int | None = None) -> Prepared:
+    """Everything that can fail on bad input, before any run exists. threads: at most this
+    many torch threads (a sweep worker's share of the cores)."""
+    set_threads(threads)
     device = pick_device(cfg.device)
     seed_everything(cfg.seed)
     model, counts = describe(cfg)
@@ -105,54 +98,40 @@ def summary_text(cfg: RunConfig, model: torch.nn.Module) -> str:
     return str(stats)
 
 
-class SignalGuard:
-    """SIGTERM/SIGINT raise Interrupted, except inside `critical()` (checkpoint + metrics of an
-    epoch), where the first signal waits for the section to end. A second signal raises at
-    once; checkpoints stay whole because they are written atomically."""
-
-    def __init__(self):
-        self.pending: int | None = None
-        self.deferring = False
-
-    def __enter__(self):
-        self.old = {s: signal.signal(s, self._handle) for s in (signal.SIGTERM, signal.SIGINT)}
-        return self
-
-    def __exit__(self, *exc):
-        for s, handler in self.old.items():
-            signal.signal(s, handler)
-
-    def _handle(self, signum, frame):
-        if self.deferring and self.pending is None:
-            self.pending = signum
-            return
-        raise Interrupted(signum)
-
-    @contextmanager
-    def critical(self):
-        self.deferring = True
-        try:
-            yield
-        finally:
-            self.deferring = False
-        if self.pending is not None:
-            raise Interrupted(self.pending)
-
-
 def run(cfg: RunConfig, config_file: str | None = None, tags: dict | None = None,
-        offline: bool = False) -> str:
+        offline: bool = False, threads: int | None = None) -> str:
     """Train one config into one MLflow run; returns the run id."""
-    return run_prepared(prepare(cfg), config_file, tags, offline)
+    return run_prepared(prepare(cfg, threads), config_file, tags, offline)
+
+
+@dataclass
+class Outcome:
+    run_id: str
+    buffered: int  # tracking calls waiting for the server (or `tracker sync`)
+
+
+def train(cfg: RunConfig, config_file: str | None = None, offline: bool = False) -> Outcome:
+    """`tracker train`: one run, and whether its calls all reached the store."""
+    from .tracking.outbox import Outbox
+
+    run_id = run(cfg, config_file, offline=offline)
+    return Outcome(run_id, Outbox(run_id).pending())
+
+
+def summary(cfg: RunConfig) -> tuple[str, dict]:
+    """`tracker summary`: torchinfo's table and the counts, with no data."""
+    model, counts = describe(cfg)
+    return summary_text(cfg, model), counts
 
 
 def run_prepared(p: Prepared, config_file: str | None = None, tags: dict | None = None,
                  offline: bool = False) -> str:
     """Open the run and train into it, from what `prepare` made."""
-    from . import tracking
+    from .tracking import live
 
     cfg = p.cfg
-    run = tracking.start_run(cfg.experiment, cfg.name, {
-        "mlflow.source.git.commit": p.params["git_commit"], "tracker.kind": "train", **(tags or {})},
+    run = live.start_run(cfg.experiment, cfg.name, {
+        names.GIT_COMMIT: p.params["git_commit"], names.KIND: names.TRAIN, **(tags or {})},
         offline=offline)
 
     def setup():
@@ -162,66 +141,12 @@ def run_prepared(p: Prepared, config_file: str | None = None, tags: dict | None 
         if config_file:
             run.log_artifact(config_file, "config")
 
-    return _train_into(p, run, setup, None)
+    return train_into(p, run, setup, None)
 
 
-def resume(run_id: str, overrides: dict | None = None) -> str:
-    """Continue RUN_ID from its last checkpoint, in the same MLflow run."""
-    from . import tracking
-
-    info = tracking.get_run(run_id)
-    if info.info.status == "FINISHED":
-        raise ConfigError(f"run {run_id} already FINISHED; there is nothing to resume")
-    if tracking.is_live(info):
-        raise ConfigError(f"run {run_id} is still running (pid {info.data.tags.get('tracker.pid')}); "
-                          "stop it first")
-    state = _checkpoint_of(run_id)
-    cfg = _recorded_config(info, state, overrides or {})
-    p = prepare(cfg)
-    run = tracking.attach_run(run_id)
-    if state is None:  # killed before its first checkpoint: start over, in the same run
-        return _train_into(p, run, lambda: run.log_params(p.params), None)
-    return _train_into(p, run, lambda: None, state)
-
-
-def _checkpoint_of(run_id: str) -> dict | None:
-    from . import tracking
-
-    local = store_root() / "checkpoints" / run_id / "last.pt"
-    if not local.exists() and not tracking.fetch_artifact(run_id, "checkpoints/last.pt", local.parent):
-        return None
-    return checkpoint.load(local)
-
-
-RELOCATABLE = ("data_dir", "download", "device")  # where and on what a run executes
-
-
-def _recorded_config(info, state: dict | None, overrides: dict) -> RunConfig:
-    from .config import FIELDS, make_config, parse_value
-
-    recorded = info.data.params
-    if state is None and "epochs" not in recorded:
-        raise ConfigError(f"run {info.info.run_id} was stopped before it recorded its config; "
-                          "there is nothing to resume, start a new run")
-    values = dict(state["config"]) if state else {
-        k: parse_value(k, recorded[k]) if recorded[k] != "" else None
-        for k in FIELDS if k in recorded}
-    for key, value in overrides.items():
-        if key not in RELOCATABLE and values.get(key) != value:
-            raise ConfigError(f"config key '{key}': run {info.info.run_id} recorded "
-                              f"{values.get(key)!r}; a resumed run keeps its config "
-                              f"(only {', '.join(RELOCATABLE)} may change)")
-    cfg = make_config({**values, **overrides})
-    drift = [k for k, v in cfg.as_params().items()
-             if k not in RELOCATABLE and k in recorded and recorded[k] != v]
-    if drift:
-        raise ConfigError(f"config key '{drift[0]}': the checkpoint does not match what run "
-                          f"{info.info.run_id} recorded; it cannot be resumed")
-    return cfg
-
-
-def _train_into(p: Prepared, run, setup, state: dict | None) -> str:
-    """The run's lifetime: FINISHED only when training and model logging succeeded."""
+def train_into(p: Prepared, run, setup, state: dict | None) -> str:
+    """The run's lifetime, and the one place it ends: FINISHED when training and model logging
+    succeeded, KILLED on a stop signal, FAILED on any other error."""
     started = time.perf_counter()
     with SignalGuard() as guard:
         try:
@@ -229,50 +154,27 @@ def _train_into(p: Prepared, run, setup, state: dict | None) -> str:
             _fit(p, run, guard, state)
             wall = time.perf_counter() - started
             run.wait()  # so the sender's time is complete (the model is logged after this anyway)
-            run.set_tags({"tracker.tracking_s": f"{run.seconds:.3f}", "tracker.wall_s": f"{wall:.3f}",
-                          "tracker.sending_s": f"{run.send_seconds:.3f}"})
-            if not run.finish_with_model(p.model.cpu().to(memory_format=torch.contiguous_format).eval(),
-                                         _example(p)):
-                print(f"tracking server still unreachable: {run.outbox.pending()} calls of run "
+            run.set_tags({names.TRACKING_S: f"{run.seconds:.3f}", names.WALL_S: f"{wall:.3f}",
+                          names.SENDING_S: f"{run.send_seconds:.3f}"})
+            model = p.model.cpu().to(memory_format=torch.contiguous_format).eval()
+            if not run.log_model(model, _example(p)):
+                print(f"tracking server still unreachable: {run.buffered} calls of run "
                       f"{run.run_id} wait in {run.outbox.path}; replay them with `tracker sync`",
                       file=sys.stderr, flush=True)
+            run.wait()
         except Interrupted as e:
             run.end("KILLED", f"stopped by {e}")
             raise
         except BaseException as e:
             run.end("FAILED", f"{e.__class__.__name__}: {e}")
             raise
+        run.end("FINISHED")
     return run.run_id
-
-
-def model_from_checkpoint(run_id: str) -> tuple[torch.nn.Module, np.ndarray]:
-    """The final model of a run rebuilt from its last checkpoint (for `tracker sync`)."""
-    from .config import make_config
-
-    state = checkpoint.load(store_root() / "checkpoints" / run_id / "last.pt")
-    cfg = make_config(state["config"])
-    model = build_model(cfg)
-    model.load_state_dict(state["model"])
-    gen = torch.Generator().manual_seed(0)
-    return model.eval(), torch.randn(2, *IN_SHAPE[cfg.dataset], generator=gen).numpy()
 
 
 def _example(p: Prepared) -> np.ndarray:
     batch = next(iter(Batches(p.test, p.cfg.dataset, 2, torch.device("cpu"))))[0]
     return batch.contiguous().numpy().astype(np.float32)
-
-
-def _rng_state(train: Batches) -> dict:
-    return {"torch": torch.get_rng_state(), "data": train.generator.get_state(),
-            "numpy": [int(v) for v in np.random.get_state()[1]] + [int(np.random.get_state()[2])],
-            "python": list(random.getstate()[1])}
-
-
-def _restore_rng(rng: dict, train: Batches) -> None:
-    torch.set_rng_state(rng["torch"])
-    train.generator.set_state(rng["data"])
-    np.random.set_state(("MT19937", np.array(rng["numpy"][:-1], dtype=np.uint32), rng["numpy"][-1]))
-    random.setstate((3, tuple(rng["python"]), None))
 
 
 def _epoch_summary(history: dict, epoch: int) -> dict:
@@ -303,7 +205,7 @@ def _fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> None:
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None:
             scheduler.load_state_dict(state["scheduler"])
-        _restore_rng(state["rng"], train)
+        checkpoint.restore_rng(state["rng"], train.generator)
         history, start = state["history"], state["epoch"] + 1
         logged = run.logged_steps("test_acc")
         for epoch in range(1, start):  # steps a hard kill left unlogged
@@ -322,7 +224,7 @@ def _fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> None:
         with guard.critical():  # a signal here waits until the epoch is saved and logged
             state = {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                      "scheduler": scheduler.state_dict() if scheduler else {},
-                     "history": history, "config": dataclasses.asdict(cfg), "rng": _rng_state(train)}
+                     "history": history, "config": dataclasses.asdict(cfg), "rng": checkpoint.rng_state(train.generator)}
             last = checkpoint.save_atomic(state, ckpt_dir / "last.pt")
             # the checkpoint goes first: an epoch's metrics on the server mean its checkpoint is
             # there too, so a resume on another node never re-trains an epoch already logged

@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from .config import ConfigError, RunConfig
+from .datasets import DATASETS, NUM_CLASSES
 
-IN_SHAPE = {"mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
-NUM_CLASSES = 10
+IN_SHAPE = {name: d.shape for name, d in DATASETS.items()}
 RESNET18_WEIGHTS = "resnet18-f37072fd.pth"
 
 

@@ -14,7 +14,11 @@ import socket
 from pathlib import Path
 from typing import Iterator
 
-from .config import RunConfig, UserError, store_root
+from .config import RunConfig, UserError
+from .settings import DATA_ENV, PROGRESS_ENV, URI_ENV, store_root
+from .tracking import names
+from .sweep import find_child
+from .tracking.uri import check_reachable, is_local, redact
 
 MAX_RETRIES = 2  # worker deaths per run that Ray retries; a user error is never retried
 NEEDS_RAY = "--executor ray needs Ray: pip install 'tracker[ray]'"
@@ -26,25 +30,23 @@ class RunLost(UserError):
 
 def shared_uri() -> str:
     """MLFLOW_TRACKING_URI if it is a server every node can reach; else a one-line error."""
-    from . import tracking
-
-    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
-    if not uri or tracking.is_local(uri):
-        where = (f"MLFLOW_TRACKING_URI={tracking.redact(uri)} is a local store" if uri else
-                 "MLFLOW_TRACKING_URI is unset, so runs would go to the embedded ./mlruns")
+    uri = os.environ.get(URI_ENV, "")
+    if not uri or is_local(uri):
+        where = (f"{URI_ENV}={redact(uri)} is a local store" if uri else
+                 f"{URI_ENV} is unset, so runs would go to the embedded ./mlruns")
         raise UserError(f"--executor ray needs a tracking server every node can reach; {where}, which "
                         "the Ray workers cannot see: start a server (tracker server --host 0.0.0.0, or "
-                        "docker compose up) and export MLFLOW_TRACKING_URI=http://HOST:5000")
-    tracking.check_reachable(uri)
+                        f"docker compose up) and export {URI_ENV}=http://HOST:5000")
+    check_reachable(uri)
     return uri
 
 
 def worker_env(uri: str) -> dict[str, str]:
     """What each task needs in its environment. Credentials are not sent: Ray shows a job's
     runtime_env in its dashboard, so they belong in the environment of `ray start` on each node."""
-    env = {"MLFLOW_TRACKING_URI": uri, "TRACKER_PROGRESS": "0"}
-    if os.environ.get("TRACKER_DATA_DIR"):
-        env["TRACKER_DATA_DIR"] = os.environ["TRACKER_DATA_DIR"]
+    env = {URI_ENV: uri, PROGRESS_ENV: "0"}
+    if os.environ.get(DATA_ENV):
+        env[DATA_ENV] = os.environ[DATA_ENV]
     return env
 
 
@@ -107,11 +109,11 @@ class RayPool:
             cause = getattr(e, "cause", None)
             raise cause if isinstance(cause, Exception) else e from None
         except RayError as e:  # the worker (or its node) died on every attempt
-            from . import tracking
+            from .tracking import store
 
-            run = tracking.sweep_child(tags["tracker.sweep"], cfg.experiment, cfg.name)
-            if run is not None and run.info.status == "RUNNING":
-                tracking.mark_killed(run.info.run_id, f"its Ray worker died {MAX_RETRIES + 1} times")
+            run = find_child(tags[names.SWEEP], cfg.experiment, cfg.name)
+            if run is not None and run.status == "RUNNING":
+                store.mark_killed(run.run_id, f"its Ray worker died {MAX_RETRIES + 1} times")
             raise RunLost(f"{cfg.name}: its Ray worker died {MAX_RETRIES + 1} times "
                           f"({e.__class__.__name__}); run the sweep again to resume it") from None
 
@@ -128,33 +130,29 @@ class RayPool:
 def _run_point(cfg: RunConfig, config_name: str, config_text: str, tags: dict, threads: int,
                resume_id: str | None, cwd: str) -> str:
     """One grid point on a Ray worker: resume the run a dead attempt left, else start one."""
-    from . import sweep
+    from .recovery import run_point
 
     if os.path.isdir(cwd):  # relative paths (data_dir) mean what they mean on the driver
         os.chdir(cwd)
-    config_file = store_root() / "files" / "sweeps" / tags["tracker.sweep"] / cfg.name / config_name
+    config_file = store_root() / "files" / "sweeps" / tags[names.SWEEP] / cfg.name / config_name
     config_file.parent.mkdir(parents=True, exist_ok=True)
     config_file.write_text(config_text)  # logged as the run's config artifact, as locally
-    rid = _take_over(tags["tracker.sweep"], cfg, resume_id)
-    return sweep._child(cfg, str(config_file), tags, threads, rid)
+    rid = _take_over(tags[names.SWEEP], cfg, resume_id)
+    return run_point(cfg, str(config_file), tags, threads, rid)
 
 
 def _take_over(sweep_name: str, cfg: RunConfig, resume_id: str | None) -> str | None:
     """The run to resume: the KILLED one the sweep handed over, or the one an earlier attempt
     of this task left RUNNING when its worker died (the parent schedules each point once)."""
-    from . import tracking
+    from .tracking import store
 
-    if resume_id:
-        run = tracking.get_run(resume_id)
-    else:
-        run = tracking.sweep_child(sweep_name, cfg.experiment, cfg.name)
+    run = store.get_run(resume_id) if resume_id else find_child(sweep_name, cfg.experiment, cfg.name)
     if run is None:
         return None
-    if run.info.status == "RUNNING":
-        tags = run.data.tags
-        resumes = int(tags.get("tracker.resumes", "0")) + 1
-        tracking.mark_killed(run.info.run_id, f"its Ray worker died (pid {tags.get('tracker.pid')} on "
-                             f"{tags.get('tracker.host')})", {"tracker.resumes": str(resumes)})
-    if "epochs" not in run.data.params:  # died before it logged its config: start over
+    if run.status == "RUNNING":
+        resumes = int(run.tags.get(names.RESUMES, "0")) + 1
+        store.mark_killed(run.run_id, f"its Ray worker died (pid {run.tags.get(names.PID)} on "
+                          f"{run.tags.get(names.HOST)})", {names.RESUMES: str(resumes)})
+    if "epochs" not in run.params:  # died before it logged its config: start over
         return None
-    return run.info.run_id
+    return run.run_id

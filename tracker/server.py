@@ -1,4 +1,5 @@
-"""`tracker server`: an MLflow tracking server on 127.0.0.1 over the embedded store.
+"""`tracker server`: an MLflow tracking server on 127.0.0.1 over the embedded store, stopped
+as a whole (its process group) by SIGTERM, SIGHUP or Ctrl-C.
 
     tracker server --port 5000
 """
@@ -12,7 +13,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .config import UserError, store_root
+from .config import UserError
+from .settings import URI_ENV, embedded_uri, store_root
+from .signals import STOP_SIGNALS, Interrupted
 
 UI_VIEW = "?workflowType=machine_learning"  # the UI's model-training view (runs table, registry)
 
@@ -21,7 +24,7 @@ def mlflow_command(host: str, port: int, backend: str | None, artifacts: str | N
                    workers: int, engine: str) -> list[str]:
     root = store_root()
     root.mkdir(parents=True, exist_ok=True)
-    backend = backend or f"sqlite:///{root / 'mlflow.db'}"
+    backend = backend or embedded_uri()
     artifacts = artifacts or str(root / "artifacts")
     cmd = [str(Path(sys.executable).with_name("mlflow")), "server", "--host", host, "--port", str(port),
            "--backend-store-uri", backend, "--serve-artifacts", "--artifacts-destination", artifacts,
@@ -45,16 +48,61 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
 
 
 def start(cmd: list[str], env: dict | None = None, log=None) -> subprocess.Popen:
+    """In a process group of its own, so that it can be stopped as a whole."""
     return subprocess.Popen(cmd, start_new_session=True, env={**os.environ, **(env or {})},
                             stdout=log, stderr=subprocess.STDOUT if log else None)
 
 
-def stop(proc: subprocess.Popen) -> None:
-    """The server and its worker processes (one process group)."""
-    if proc.poll() is None:
+def stop(proc: subprocess.Popen, grace: float = 20.0) -> None:
+    """The server and every process of its group: SIGTERM, then SIGKILL after `grace` s."""
+    try:
         os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    except ProcessLookupError:
+        return
+    deadline = time.time() + grace
+    while time.time() < deadline and _group_alive(proc):
+        time.sleep(0.1)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _group_alive(proc: subprocess.Popen) -> bool:
+    proc.poll()  # reaps the leader once it exits
+    try:
+        os.killpg(proc.pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def _raise(signum, frame):
+    raise Interrupted(signum)
+
+
+def serve(host: str, port: int, backend: str | None, artifacts: str | None, workers: int,
+          engine: str, timeout: float, echo=print) -> None:
+    """Run the server until it exits or a stop signal comes; either way its whole group is
+    stopped. A signal leaves as Interrupted (the CLI exits 128 + signum)."""
+    url = f"http://{host if host != '0.0.0.0' else '127.0.0.1'}:{port}"
+    old = {s: signal.signal(s, _raise) for s in STOP_SIGNALS}
+    proc = None
+    try:
+        proc = start(mlflow_command(host, port, backend, artifacts, workers, engine))
+        wait_healthy(url, proc, timeout)
+        echo(f"tracking server ready: {url}/#/experiments{UI_VIEW}")
+        echo(f"  export {URI_ENV}={url}")
+        echo("  (the ?workflowType=machine_learning part opens the runs table, not the GenAI view)")
+        proc.wait()
+    except Interrupted as e:
+        e.outcome = "the tracking server and its processes are stopped"
+        raise
+    finally:
+        for s in STOP_SIGNALS:  # a second signal must not interrupt the stopping
+            signal.signal(s, signal.SIG_IGN)
+        if proc is not None:
+            stop(proc)
+        for s, handler in old.items():
+            signal.signal(s, handler)

@@ -1,4 +1,5 @@
-"""A sweep: the grid of a config file as child runs under one parent run.
+"""A sweep: the grid of a config file as child runs under one parent run, and its bookkeeping
+in the store (the parent, which children FINISHED, which were KILLED). Running it: executors.py.
 
     tracker sweep experiments/mnist-norms.toml --dry-run
 """
@@ -7,13 +8,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .config import RunConfig, make_config, parse_overrides, read_toml, split_grid
+from .tracking import names
 
 
 @dataclass(frozen=True)
@@ -56,80 +56,56 @@ def plan(path: str, sets: tuple[str, ...] = (), extra: dict | None = None) -> Pl
 
 
 def child_tags(p: Plan, point: Point, parent_id: str) -> dict[str, str]:
-    return {"mlflow.parentRunId": parent_id, "tracker.sweep": p.name,
-            "tracker.grid_keys": ",".join(p.grid_keys),
-            **{f"tracker.grid.{k}": str(v) for k, v in point.values.items()}}
+    return {names.PARENT: parent_id, names.SWEEP: p.name, names.GRID_KEYS: ",".join(p.grid_keys),
+            **{names.GRID + k: str(v) for k, v in point.values.items()}}
 
 
-def _threads_for(workers: int) -> int:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, cores // workers)
+@dataclass
+class State:
+    parent_id: str
+    done: set[str]  # names of the FINISHED children
+    killed: dict[str, str]  # name -> run id of the KILLED children, resumed rather than redone
 
 
-def _child(cfg: RunConfig, config_file: str, tags: dict, threads: int | None,
-           resume_id: str | None = None) -> str:
-    from . import job
+def open_parent(p: Plan, config_file: str) -> State:
+    """The sweep's parent run (found by its tag, or made), RUNNING, and its children's state."""
+    from .tracking import store
 
-    if threads:  # job.prepare's set_threads keeps to it
-        os.environ["TRACKER_THREADS"] = str(threads)
-    if resume_id:
-        return job.resume(resume_id, {"data_dir": cfg.data_dir, "download": cfg.download})
-    return job.run(cfg, config_file, tags=tags)
-
-
-def execute(p: Plan, config_file: str, workers: int = 1,
-            echo: Callable[[str], None] = print, ray: dict | None = None) -> tuple[str, dict[str, int]]:
-    """Run the children that have not FINISHED yet; returns (parent id, counts by outcome).
-
-    ray: {"address", "cpus", "gpus"} runs each child as a Ray task (tracker/ray_executor.py)."""
-    from . import tracking
-
-    tasks = None
-    if ray is not None:  # refuses a local store, or a missing Ray, before any run exists
-        from .ray_executor import RayPool
-
-        tasks = RayPool(ray.get("address"), ray.get("cpus", 1), ray.get("gpus", 0))
-    parent_id, done, killed = tracking.sweep_state(p.name, p.points[0].cfg.experiment, p.grid, config_file)
-    todo = [pt for pt in p.points if pt.cfg.name not in done]
-    counts = {"skipped": len(p.points) - len(todo), "finished": 0, "failed": 0}
-    resumed = sum(pt.cfg.name in killed for pt in todo)
-    echo(f"sweep {p.name}: {len(p.points)} runs, {counts['skipped']} already FINISHED, "
-         f"{len(todo)} to run, {resumed} of them resumed (parent run {parent_id})")
-    jobs = [(pt.cfg, config_file, child_tags(p, pt, parent_id)) for pt in todo]
-    resume_ids = [killed.get(pt.cfg.name) for pt in todo]
+    experiment = p.points[0].cfg.experiment
     try:
-        if tasks is not None:
-            futures = {tasks.submit(*args, rid): args[0].name for args, rid in zip(jobs, resume_ids)}
-            for i, fut in enumerate(tasks.as_completed(futures), 1):
-                echo(f"[run {i} of {len(jobs)} done] {futures[fut]}")
-                counts[_outcome(lambda: tasks.result(fut), echo)] += 1
-        elif workers <= 1:
-            for i, (args, rid) in enumerate(zip(jobs, resume_ids), 1):
-                echo(f"[run {i} of {len(jobs)}] {args[0].name}" + (f" (resuming {rid})" if rid else ""))
-                counts[_outcome(lambda: _child(*args, None, rid), echo)] += 1
-        else:
-            import multiprocessing as mp
-
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-                futures = {pool.submit(_child, *args, _threads_for(workers), rid): args[0].name
-                           for args, rid in zip(jobs, resume_ids)}
-                for i, fut in enumerate(as_completed(futures), 1):
-                    echo(f"[run {i} of {len(jobs)} done] {futures[fut]}")
-                    counts[_outcome(fut.result, echo)] += 1
-    finally:
-        if tasks is not None:
-            tasks.close()
-        tracking.end_sweep(parent_id, ok=counts["failed"] == 0 and
-                           counts["finished"] + counts["skipped"] == len(p.points))
-    return parent_id, counts
+        found = store.search(experiment, f"tags.`{names.SWEEP}` = '{p.name}'")
+    except store.TrackingError:  # a new experiment: made with the parent
+        found = []
+    parents = [r for r in found if r.tags.get(names.KIND) == names.SWEEP_KIND]
+    if parents:
+        parent_id = parents[0].run_id
+        store.set_status(parent_id, "RUNNING")
+    else:
+        tags = {names.KIND: names.SWEEP_KIND, names.SWEEP: p.name, names.GRID_KEYS: ",".join(p.grid),
+                **{names.GRID + k: json.dumps(v) for k, v in p.grid.items()}}
+        parent_id = store.create_run(experiment, p.name, tags,
+                                     {f"grid.{k}": json.dumps(v) for k, v in p.grid.items()},
+                                     config_file, "config")
+    children = [r for r in found if r.tags.get(names.KIND) == names.TRAIN]
+    done = {r.name for r in children if r.status == "FINISHED"}
+    killed = {r.name: r.run_id for r in children if r.status == "KILLED" and r.name not in done}
+    return State(parent_id, done, killed)
 
 
-def _outcome(fn, echo) -> str:
-    from .config import UserError
+def find_child(sweep: str, experiment: str, run_name: str):
+    """The newest RUNNING or KILLED child of a sweep with this run name, or None."""
+    from .tracking import store
 
     try:
-        fn()
-        return "finished"
-    except (UserError, FloatingPointError) as e:
-        echo(f"  failed: {e}")
-        return "failed"
+        found = store.search(experiment, f"tags.`{names.SWEEP}` = '{sweep}' and tags.`{names.KIND}` = "
+                             f"'{names.TRAIN}' and attributes.run_name = '{run_name}'",
+                             order_by=["attributes.start_time DESC"])
+    except store.TrackingError:
+        return None
+    return next((r for r in found if r.status in ("RUNNING", "KILLED")), None)
+
+
+def close_parent(parent_id: str, ok: bool) -> None:
+    from .tracking import store
+
+    store.set_status(parent_id, "FINISHED" if ok else "FAILED")

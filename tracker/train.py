@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from .config import RunConfig
 from .data import Batches
+from .settings import progress, thread_cap
 
 
 def pick_device(requested: str = "auto") -> torch.device:
@@ -26,14 +27,16 @@ def pick_device(requested: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
-def set_threads() -> int:
-    """Follow the cores this process may use, or fewer where its pool said so: TRACKER_THREADS
-    (a `sweep --workers` child) or OMP_NUM_THREADS (set by Ray to a task's CPUs, or by the user)."""
-    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    for var in ("TRACKER_THREADS", "OMP_NUM_THREADS"):
-        if os.environ.get(var, "").strip().isdigit() and int(os.environ[var]) > 0:
-            n = min(n, int(os.environ[var]))
-            break
+def cores() -> int:
+    """The cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def set_threads(threads: int | None = None) -> int:
+    """Follow the cores this process may use, or fewer: `threads` (a sweep worker's share),
+    else TRACKER_THREADS or OMP_NUM_THREADS (set by Ray to a task's CPUs, or by the user)."""
+    cap = threads or thread_cap()
+    n = min(cores(), cap) if cap else cores()
     torch.set_num_threads(n)
     return n
 
@@ -101,7 +104,7 @@ def train_epoch(model, batches: Batches, optimizer, scheduler, per_batch: bool,
     correct = torch.zeros((), dtype=torch.int64, device=device)
     seen = 0
     bar = tqdm(batches, desc=desc, leave=True, dynamic_ncols=True, mininterval=0.5,
-               disable=os.environ.get("TRACKER_PROGRESS", "1") == "0")
+               disable=not progress())
     for i, (x, y) in enumerate(bar):
         with _autocast(device, precision):
             logits = model(x)

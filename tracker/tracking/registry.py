@@ -8,14 +8,19 @@ import json
 import re
 from dataclasses import dataclass
 
-from .config import UserError
-from .tracking import MlflowException, client, get_run, redact
+from mlflow.exceptions import MlflowException
+
+from . import names
+from .client import client, edge, get
+from .logged_model import signature
+from .store import search
+from .uri import TrackingError, redact
 
 RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
 NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$")
 
 
-class RegistryError(UserError):
+class RegistryError(TrackingError):
     pass
 
 
@@ -52,13 +57,14 @@ def model_source(run) -> tuple[str, str]:
     return f"models:/{models[-1].model_id}", models[-1].model_id
 
 
+@edge
 def register(run_id: str, name: str | None = None, alias: str | None = None) -> Registered:
     """Register the run's model; the same run twice gives back the existing version."""
     if name:
         check_name(name)
     if alias:
         check_alias(alias)
-    run = get_run(run_id)
+    run = get(client(), run_id)
     source, model_id = model_source(run)
     name = name or default_name(run.data.params)
     check_name(name)
@@ -84,20 +90,19 @@ def register(run_id: str, name: str | None = None, alias: str | None = None) -> 
     return Registered(name, str(version), created)
 
 
+@edge
 def best_runs(experiment: str, metric: str = "test_acc_best", by: list[str] | None = None) -> list[str]:
     """The best FINISHED run, or the best of each condition of `by`."""
-    from .tracking import search_runs
-
-    runs = [r for r in search_runs(experiment, "attributes.status = 'FINISHED'")
-            if metric in r.data.metrics and r.data.tags.get("tracker.kind") != "sweep"]
+    runs = [r for r in search(experiment, "attributes.status = 'FINISHED'")
+            if metric in r.metrics and r.tags.get(names.KIND) != names.SWEEP_KIND]
     if not runs:
         raise RegistryError(f"experiment {experiment!r} has no FINISHED run with metric {metric!r}")
     best: dict[tuple, object] = {}
     for r in runs:
-        key = tuple(r.data.params.get(k, "") for k in by or [])
-        if key not in best or r.data.metrics[metric] > best[key].data.metrics[metric]:
+        key = tuple(r.params.get(k, "") for k in by or [])
+        if key not in best or r.metrics[metric] > best[key].metrics[metric]:
             best[key] = r
-    return [r.info.run_id for r in best.values()]
+    return [r.run_id for r in best.values()]
 
 
 def resolve(ref: str):
@@ -123,17 +128,20 @@ def resolve(ref: str):
         raise RegistryError(f"model {name!r} has no {what}") from None
 
 
+@edge
 def set_alias(name: str, version: str, alias: str) -> None:
     check_alias(alias)
     resolve(f"{name}/{version}")
     client().set_registered_model_alias(name, alias, version)
 
 
+@edge
 def delete_alias(name: str, alias: str) -> None:
     resolve(f"{name}@{alias}")
     client().delete_registered_model_alias(name, alias)
 
 
+@edge
 def listing() -> list[dict]:
     c = client()
     out = []
@@ -147,12 +155,11 @@ def listing() -> list[dict]:
     return out
 
 
+@edge
 def describe(ref: str) -> dict:
-    from .tracking import model_signature
-
     mv = resolve(ref)
     return {"name": mv.name, "version": mv.version, "aliases": ", ".join(mv.aliases or []),
             "source_run": mv.run_id, "created": mv.creation_timestamp,
             "test_acc_best": mv.tags.get("test_acc_best", ""), "test_acc": mv.tags.get("test_acc", ""),
             "params_total": mv.tags.get("params_total", ""),
-            "signature": model_signature(f"models:/{mv.name}/{mv.version}")}
+            "signature": signature(f"models:/{mv.name}/{mv.version}")}

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .config import store_root
+from ..settings import store_root
 
 
 def folder() -> Path:

@@ -1,0 +1,97 @@
+"""MLflow's client, and its errors turned into one tracker error at this package's edge.
+
+    tracker runs --experiment tracker
+"""
+from __future__ import annotations
+
+import functools
+import logging
+
+import mlflow  # noqa: F401  (the package's __init__ has set MLflow's environment first)
+import requests
+from mlflow.exceptions import MlflowException, RestException
+from mlflow.tracking import MlflowClient
+
+from ..settings import store_root
+from . import names
+from .records import RunRecord
+from .uri import TrackingError, check_reachable, is_local, local_uri, redact
+
+for _quiet in ("mlflow.store.db.utils", "alembic.runtime.migration"):  # schema chatter on stderr
+    logging.getLogger(_quiet).setLevel(logging.WARNING)
+
+
+def message(e: BaseException) -> str:
+    text = getattr(e, "message", None) or str(e) or e.__class__.__name__
+    return " ".join(str(text).split())[:400]
+
+
+def translated(e: BaseException) -> BaseException:
+    """An MLflow error as the one tracker error; anything else as it is."""
+    if isinstance(e, MlflowException):
+        return TrackingError(f"tracking store: {message(e)}")
+    return e
+
+
+def edge(fn):
+    """MLflow's errors leave the tracking package as TrackingError, one line."""
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MlflowException as e:
+            raise translated(e) from None
+    return wrapped
+
+
+def client() -> MlflowClient:
+    uri = local_uri()
+    check_reachable(uri)
+    return MlflowClient(tracking_uri=uri)
+
+
+def unreachable(e: BaseException) -> bool:
+    """A failed connection (not an answer from the server, such as a 400)."""
+    if isinstance(e, RestException):
+        return False
+    return isinstance(e, (MlflowException, OSError, requests.exceptions.RequestException))
+
+
+def ensure_experiment(c: MlflowClient, name: str) -> str:
+    exp = c.get_experiment_by_name(name)
+    if exp is None:
+        location = (store_root() / "artifacts").as_uri() if is_local(c.tracking_uri) else None
+        try:
+            return c.create_experiment(name, artifact_location=location,
+                                       tags={names.EXPERIMENT_KIND: names.EXPERIMENT_KIND_VALUE})
+        except MlflowException as e:
+            if c.get_experiment_by_name(name) is None:  # not a race with a parallel run
+                raise TrackingError(f"experiment {name!r}: {message(e)}") from None
+            exp = c.get_experiment_by_name(name)
+    if exp.lifecycle_stage == "deleted":
+        raise TrackingError(f"experiment {name!r} is deleted; restore it or pick another name")
+    if exp.tags.get(names.EXPERIMENT_KIND) != names.EXPERIMENT_KIND_VALUE:
+        c.set_experiment_tag(exp.experiment_id, names.EXPERIMENT_KIND, names.EXPERIMENT_KIND_VALUE)
+    return exp.experiment_id
+
+
+def experiment_id(c: MlflowClient, name: str) -> str:
+    exp = c.get_experiment_by_name(name)
+    if exp is None or exp.lifecycle_stage == "deleted":
+        raise TrackingError(f"experiment {name!r} not found at {redact(c.tracking_uri)}")
+    return exp.experiment_id
+
+
+def record(run) -> RunRecord:
+    """An MLflow Run as a plain record."""
+    info, data = run.info, run.data
+    return RunRecord(info.run_id, info.run_name or "", info.status, dict(data.params),
+                     dict(data.metrics), dict(data.tags), info.start_time or 0, info.end_time,
+                     str(info.experiment_id))
+
+
+def get(c: MlflowClient, run_id: str):
+    try:
+        return c.get_run(run_id)
+    except MlflowException:
+        raise TrackingError(f"run {run_id!r} not found at {redact(c.tracking_uri)}") from None

@@ -1,0 +1,153 @@
+"""Fast read-only run queries without importing mlflow: the embedded store with sqlite3 (a few
+queries for a whole experiment), a server through its REST API (`runs/search`, paged).
+
+The SQLite read knows MLflow's schema only at the revisions in SCHEMAS (MLflow records its
+revision in the `alembic_version` table); at any other, `read_sqlite` returns None and the
+caller asks MLflow's own client.
+
+    tracker compare --experiment mnist-demo
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sqlite3
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from .records import RunRecord, Selection, keep, metric_value
+from .uri import TrackingError, redact
+
+PAGE = 10000
+# alembic revisions of MLflow's SQL schema this reader was written and tested against
+SCHEMAS = frozenset({"1b5f0d9ad7c1", "b2c7a4d8e9f1", "cbc13b556ace", "6953534de441"})
+
+
+def schema_revision(db: Path) -> str | None:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        row = con.execute("select version_num from alembic_version").fetchone()
+        return row[0] if row else None
+    except sqlite3.Error:
+        return None
+    finally:
+        con.close()
+
+
+def read_sqlite(db: Path, experiment: str | None, sweep: str | None) -> Selection | None:
+    """The runs of an experiment, or of a sweep's children; None at an unknown schema."""
+    where = f"sqlite:///{db}"
+    if not db.exists():
+        what = f"run {sweep!r}" if sweep else f"experiment {experiment!r}"
+        raise TrackingError(f"{what} not found: the store {where} holds no runs yet")
+    if schema_revision(db) not in SCHEMAS:
+        return None
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        sweep_tags = None
+        if sweep:
+            row = con.execute("select r.experiment_id, e.name from runs r join experiments e "
+                              "on e.experiment_id = r.experiment_id where r.run_uuid = ? and "
+                              "r.lifecycle_stage = 'active'", (sweep,)).fetchone()
+            if row is None:
+                raise TrackingError(f"run {sweep!r} not found at {where}")
+            exp_id, experiment = row
+            sweep_tags = dict(con.execute("select key, value from tags where run_uuid = ?", (sweep,)))
+        else:
+            row = con.execute("select experiment_id from experiments where name = ? and "
+                              "lifecycle_stage = 'active'", (experiment,)).fetchone()
+            if row is None:
+                raise TrackingError(f"experiment {experiment!r} not found at {where}")
+            exp_id = row[0]
+        runs = {rid: RunRecord(rid, name or "", status, start_time=start or 0, end_time=end,
+                               experiment_id=str(exp_id))
+                for rid, name, status, start, end in con.execute(
+                    "select run_uuid, name, status, start_time, end_time from runs "
+                    "where experiment_id = ? and lifecycle_stage = 'active'", (exp_id,))}
+        scope = ("run_uuid in (select run_uuid from runs where experiment_id = ? and "
+                 "lifecycle_stage = 'active')")
+        for key, value, rid in con.execute(f"select key, value, run_uuid from params where {scope}", (exp_id,)):
+            runs[rid].params[key] = value
+        for key, value, rid in con.execute(f"select key, value, run_uuid from tags where {scope}", (exp_id,)):
+            runs[rid].tags[key] = value
+        for key, value, is_nan, rid in con.execute(
+                f"select key, value, is_nan, run_uuid from latest_metrics where {scope}", (exp_id,)):
+            runs[rid].metrics[key] = metric_value(value, bool(is_nan))
+    finally:
+        con.close()
+    if sweep_tags is not None:
+        _check_sweep(sweep, sweep_tags)
+    return keep(runs.values(), experiment, sweep, sweep_tags)
+
+
+def _check_sweep(run_id: str, tags: dict) -> None:
+    from .records import is_sweep_parent
+
+    if not is_sweep_parent(tags):
+        raise TrackingError(f"run {run_id!r} is not a sweep's parent run")
+
+
+def call(uri: str, path: str, body: dict | None = None) -> dict:
+    """One REST call, with the credentials MLflow's client would send."""
+    url = uri.rstrip("/") + "/api/2.0/mlflow/" + path
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if user and password:
+        req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
+    if os.environ.get("MLFLOW_TRACKING_TOKEN"):
+        req.add_header("Authorization", f"Bearer {os.environ['MLFLOW_TRACKING_TOKEN']}")
+    try:
+        with urllib.request.urlopen(req, timeout=float(os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT", "10"))) as resp:
+            return json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        detail = e.read().decode(errors="replace")[:300]
+        raise TrackingError(f"tracking server answered {e.code} to {path}: {' '.join(detail.split())}") from None
+    except OSError as e:
+        raise TrackingError(f"tracking server {redact(uri)} is unreachable ({e.__class__.__name__})") from None
+
+
+def _record(r: dict) -> RunRecord:
+    info, data = r["info"], r.get("data", {})
+    end = info.get("end_time")
+    return RunRecord(info["run_id"], info.get("run_name", ""), info["status"],
+                     {p["key"]: p["value"] for p in data.get("params", [])},
+                     {m["key"]: metric_value(m["value"]) for m in data.get("metrics", [])},
+                     {t["key"]: t["value"] for t in data.get("tags", [])},
+                     int(info.get("start_time", 0)), int(end) if end else None, str(info["experiment_id"]))
+
+
+def read_rest(uri: str, experiment: str | None, sweep: str | None, filter_string: str = "") -> Selection:
+    where = redact(uri)
+    sweep_tags = None
+    if sweep:
+        try:
+            parent = _record(call(uri, "runs/get?" + urllib.parse.urlencode({"run_id": sweep}))["run"])
+        except TrackingError:
+            raise TrackingError(f"run {sweep!r} not found at {where}") from None
+        sweep_tags = parent.tags
+        _check_sweep(sweep, sweep_tags)
+        exp_id = parent.experiment_id
+        experiment = call(uri, "experiments/get?" + urllib.parse.urlencode(
+            {"experiment_id": exp_id}))["experiment"]["name"]
+        clause = f"tags.mlflow.parentRunId = '{sweep}'"
+        filter_string = f"{clause} and {filter_string}" if filter_string else clause
+    else:
+        try:
+            exp_id = call(uri, "experiments/get-by-name?" + urllib.parse.urlencode(
+                {"experiment_name": experiment}))["experiment"]["experiment_id"]
+        except TrackingError:
+            raise TrackingError(f"experiment {experiment!r} not found at {where}") from None
+    runs, token = [], None
+    while True:
+        body = {"experiment_ids": [exp_id], "filter": filter_string, "max_results": PAGE,
+                "run_view_type": "ACTIVE_ONLY", **({"page_token": token} if token else {})}
+        page = call(uri, "runs/search", body)
+        runs += [_record(r) for r in page.get("runs", [])]
+        token = page.get("next_page_token")
+        if not token:
+            break
+    return keep(runs, experiment, sweep, sweep_tags)

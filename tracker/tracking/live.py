@@ -1,0 +1,267 @@
+"""A run being logged: its calls go, in order, to a sender thread, so training never waits on
+the network. Against a server, a call that cannot connect goes to a durable outbox on disk, and
+training goes on; the outbox is replayed in order once the server answers again.
+
+    tracker train experiments/mnist-demo.toml --offline
+"""
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+
+from ..settings import outage_wait, store_root
+from . import logged_model, names
+from .client import client, edge, ensure_experiment, get, translated, unreachable
+from .outbox import Outbox
+from .uri import TrackingError, is_local, local_uri, server_up
+
+MAX_BATCH_PARAMS = 100
+_STOP = object()  # tells the sender thread its run has ended
+
+
+class Run:
+    """A live run. `wait()` lets the queue drain; `end(status)` is the one way a run ends, and
+    its sender thread ends with it. A hard kill loses at most the calls still queued; `resume`
+    re-logs an epoch's metrics from the checkpoint's history."""
+
+    def __init__(self, c: MlflowClient, run_id: str, experiment_id: str):
+        self.client, self.run_id, self.experiment_id = c, run_id, experiment_id
+        self.seconds = 0.0  # time the training thread spent in tracking calls
+        self.send_seconds = 0.0  # time the sender thread spent delivering them
+        self.send_cpu_seconds = 0.0  # CPU time it used doing so (what it can take from training)
+        self.outbox = Outbox(run_id)
+        self.remote = not is_local(c.tracking_uri)
+        self._queue: queue.Queue = queue.Queue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._sender, daemon=True, name=f"tracker-{run_id[:8]}")
+        self._thread.start()
+
+    def _timed(self, fn, *args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - t
+
+    def _sender(self) -> None:
+        while True:
+            op = self._queue.get()
+            if op is _STOP:
+                self._queue.task_done()
+                return
+            t, cpu = time.perf_counter(), time.thread_time()
+            try:
+                if self._error is None:
+                    self._deliver(op)
+            except BaseException as e:  # raised in the training thread at its next call
+                self._error = e
+            finally:
+                self.send_seconds += time.perf_counter() - t
+                self.send_cpu_seconds += time.thread_time() - cpu
+                self._queue.task_done()
+
+    def wait(self, raise_error: bool = True) -> None:
+        """Block until every queued call is delivered or buffered; re-raise a delivery error."""
+        self._timed(self._queue.join)
+        error, self._error = self._error, None
+        if error is not None and raise_error:
+            raise translated(error) from None
+
+    def _send(self, op: dict) -> None:
+        if self._error is not None:
+            self.wait()
+        self._queue.put(op)
+
+    def _deliver(self, op: dict) -> None:
+        if self.remote and self.outbox.pending():  # mid-outage: keep the order
+            self.outbox.append(op)
+            self._flush()
+            return
+        try:
+            apply_op(self.client, self.outbox, op)
+        except Exception as e:
+            if not (self.remote and unreachable(e)):
+                raise
+            print(f"tracking server unreachable ({e.__class__.__name__}); buffering to "
+                  f"{self.outbox.path}", file=sys.stderr, flush=True)
+            self.outbox.append(op)
+
+    def flush(self, wait: float = 0.0) -> bool:
+        """Deliver the queue, then replay the outbox if the server answers (waiting up to
+        `wait` s); True when nothing is left."""
+        self.wait()
+        return self._timed(self._flush, wait)
+
+    def _flush(self, wait: float = 0.0) -> bool:
+        deadline = time.time() + wait
+        while self.outbox.pending():
+            if server_up(self.client.tracking_uri):
+                try:
+                    n = self.outbox.replay(lambda op: apply_op(self.client, self.outbox, op))
+                    print(f"tracking server is back: replayed {n} buffered calls", file=sys.stderr, flush=True)
+                    return True
+                except Exception as e:
+                    if not unreachable(e):
+                        raise
+            if time.time() >= deadline:
+                return False
+            time.sleep(min(5.0, max(0.0, deadline - time.time())))
+        return True
+
+    def log_params(self, params: dict[str, Any], tags: dict[str, str] | None = None) -> None:
+        items = [[k, str(v)] for k, v in params.items()]
+        for i in range(0, max(len(items), 1), MAX_BATCH_PARAMS):
+            self._send({"op": "batch", "params": items[i:i + MAX_BATCH_PARAMS],
+                        "tags": [[k, str(v)] for k, v in (tags or {}).items()] if i == 0 else []})
+
+    def log_metrics(self, step: int, metrics: dict[str, float], heartbeat: bool = False) -> None:
+        """All of one epoch's metrics in one call; the heartbeat tag rides along."""
+        ts = int(time.time() * 1000)
+        self._send({"op": "batch", "metrics": [[k, float(v), ts, step] for k, v in metrics.items()],
+                    "tags": [[names.HEARTBEAT, str(ts // 1000)]] if heartbeat else []})
+
+    @edge
+    def logged_steps(self, key: str) -> set[int]:
+        self.wait()
+        return {m.step for m in self._timed(self.client.get_metric_history, self.run_id, key)}
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        self._send({"op": "batch", "tags": [[k, str(v)] for k, v in tags.items()]})
+
+    def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
+        self._send({"op": "artifact", "path": str(path), "dir": artifact_path})
+
+    def _local(self, name: str) -> Path:
+        """A file kept under the store until it is logged (and after, for a replay)."""
+        local = store_root() / "files" / self.run_id / name
+        local.parent.mkdir(parents=True, exist_ok=True)
+        return local
+
+    def log_text(self, text: str, name: str) -> None:
+        local = self._local(name)
+        local.write_text(text)
+        self.log_artifact(local, str(Path(name).parent) if "/" in name else None)
+
+    def log_figure(self, figure, name: str) -> None:
+        local = self._local(name)
+        figure.savefig(local, dpi=100)
+        self.log_artifact(local, str(Path(name).parent) if "/" in name else None)
+
+    def log_model(self, model, example, wait: float | None = None) -> bool:
+        """Log the model with MLflow's own flavor (loadable without tracker). After an outage,
+        waits up to TRACKER_OUTAGE_WAIT s for the server; if it stays down, the model waits in
+        the outbox for `tracker sync` (which rebuilds it from the checkpoint): False."""
+        self.wait()
+        if self.remote and not self.flush(outage_wait() if wait is None else wait):
+            self.outbox.append({"op": "model"})
+            return False
+        self._timed(logged_model.log, self.client, self.outbox.target(), model, example)
+        return True
+
+    def end(self, status: str, error: str | None = None) -> None:
+        """The run's end: FINISHED, FAILED or KILLED. Its sender thread stops here."""
+        self.wait(raise_error=status != "FINISHED")  # a failed run ends whatever came before
+        if error:
+            self.set_tags({names.ERROR: error[:5000]})
+        self._send({"op": "terminate", "status": status, "end_time": int(time.time() * 1000)})
+        self._queue.put(_STOP)
+        self._thread.join()
+        error_, self._error = self._error, None
+        if error_ is not None:
+            raise translated(error_) from None
+
+    @property
+    def buffered(self) -> int:
+        """Calls waiting in the outbox for the server (or `tracker sync`)."""
+        return self.outbox.pending()
+
+
+Rebuild = Callable[[str], tuple]  # local run id -> (model, example), from its checkpoint
+
+
+def apply_op(c: MlflowClient, box: Outbox, op: dict, rebuild: Rebuild | None = None) -> None:
+    """One buffered call against the server."""
+    kind, run_id = op["op"], box.target()
+    if kind == "create":  # a run started --offline gets its server id now
+        exp_id = ensure_experiment(c, op["experiment"])
+        box.set_target(c.create_run(exp_id, start_time=op["start_time"], run_name=op["run_name"],
+                                    tags=op["tags"]).info.run_id)
+    elif kind == "batch":
+        c.log_batch(run_id, metrics=[Metric(k, v, ts, step) for k, v, ts, step in op.get("metrics", [])],
+                    params=[Param(k, v) for k, v in op.get("params", [])],
+                    tags=[RunTag(k, v) for k, v in op.get("tags", [])])
+    elif kind == "artifact":
+        if Path(op["path"]).exists():
+            c.log_artifact(run_id, op["path"], op["dir"])
+    elif kind == "terminate":
+        c.set_terminated(run_id, op["status"], op["end_time"])
+    elif kind == "model":
+        if rebuild is None:
+            raise TrackingError(f"run {box.key}: its model can only be logged by `tracker sync`")
+        logged_model.log(c, run_id, *rebuild(box.key))
+    else:
+        raise ValueError(f"unknown buffered op {kind!r}")
+
+
+def _liveness() -> dict[str, str]:
+    return {names.PID: str(os.getpid()), names.HOST: socket.gethostname(),
+            names.HEARTBEAT: str(int(time.time()))}
+
+
+@edge
+def start_run(experiment: str, run_name: str, tags: dict[str, str], offline: bool = False) -> Run:
+    """A new run; with offline=True and the server unreachable, a local run whose every call,
+    its creation first, waits in the outbox."""
+    try:
+        c = client()
+    except TrackingError:
+        if not offline:
+            raise
+        run = Run(MlflowClient(tracking_uri=local_uri()), f"offline-{uuid.uuid4().hex}", "")
+        run.outbox.append({"op": "create", "experiment": experiment, "run_name": run_name,
+                           "tags": {**tags, **_liveness()}, "start_time": int(time.time() * 1000)})
+        print(f"tracking server unreachable: run {run.run_id} is kept in {run.outbox.path} "
+              "until the server answers (or `tracker sync`)", file=sys.stderr, flush=True)
+        return run
+    exp_id = ensure_experiment(c, experiment)
+    run = c.create_run(exp_id, run_name=run_name, tags={**tags, **_liveness()})
+    return Run(c, run.info.run_id, exp_id)
+
+
+@edge
+def attach_run(run_id: str) -> Run:
+    """Reopen an existing run (resume): RUNNING again, with this process as its owner."""
+    c = client()
+    info = get(c, run_id).info
+    c.update_run(run_id, status="RUNNING")
+    c.log_batch(run_id, tags=[RunTag(k, v) for k, v in _liveness().items()])
+    return Run(c, run_id, info.experiment_id)
+
+
+@edge
+def sync(rebuild: Rebuild) -> dict[str, int]:
+    """Replay every run's outbox; returns run id -> calls replayed (or -1: server still down).
+    `rebuild` makes a run's model from its checkpoint, for a model that waited for the server."""
+    from . import outbox
+
+    c = client()
+    done = {}
+    for run_id in outbox.waiting():
+        box = Outbox(run_id)
+        try:
+            done[run_id] = box.replay(lambda op: apply_op(c, box, op, rebuild))
+        except Exception as e:
+            if not unreachable(e):
+                raise
+            done[run_id] = -1
+    return done

@@ -1,0 +1,28 @@
+"""The names tracker writes into MLflow: tags, and the metrics a training run logs per epoch.
+
+    tracker runs --filter "tags.tracker.kind = 'train'"
+"""
+from __future__ import annotations
+
+KIND = "tracker.kind"  # train | sweep | evaluate
+TRAIN, SWEEP_KIND, EVALUATE = "train", "sweep", "evaluate"
+SWEEP = "tracker.sweep"  # the sweep's id, on its parent and on every child
+GRID_KEYS = "tracker.grid_keys"  # comma-separated
+GRID = "tracker.grid."  # + key: the child's value (the parent's: the JSON list)
+PARENT = "mlflow.parentRunId"
+GIT_COMMIT = "mlflow.source.git.commit"
+EXPERIMENT_KIND = "mlflow.experimentKind"
+EXPERIMENT_KIND_VALUE = "custom_model_development"  # opens the UI's model-training view
+PID, HOST = "tracker.pid", "tracker.host"
+HEARTBEAT = "tracker.heartbeat"  # unix seconds of the last logged epoch
+ERROR = "tracker.error"
+RESUMES = "tracker.resumes"
+MODEL_URI = "tracker.model_uri"
+TRACKING_S, WALL_S, SENDING_S = "tracker.tracking_s", "tracker.wall_s", "tracker.sending_s"
+
+# one epoch of a training run, logged at step = epoch
+EPOCH_METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "lr", "epoch_time_s")
+RUNNING_METRICS = ("test_acc_best", "train_acc_best", "epoch_time_mean_s")  # up to that epoch
+CURVES = ("test_acc", "test_loss")  # what compare plots per condition
+
+STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")

@@ -1,0 +1,36 @@
+"""One answer per query: the runs of an experiment, or of a sweep's children, as records.
+
+The embedded store is read with sqlite3 at the schema revisions `fast` knows, a server through
+its REST API; a --filter on the embedded store, or a store of another kind or revision, goes
+through MLflow's own search. All three paths share `records.keep`, and a test holds them to
+the same compare output.
+
+    tracker compare --sweep PARENT_RUN_ID
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..settings import tracking_uri
+from . import fast
+from .records import Selection
+
+
+def select(experiment: str | None, sweep: str | None, filter_string: str = "") -> Selection:
+    uri = tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        return fast.read_rest(uri, experiment, sweep, filter_string)
+    if uri.startswith("sqlite:///") and not filter_string:
+        found = fast.read_sqlite(Path(uri[len("sqlite:///"):]), experiment, sweep)
+        if found is not None:
+            return found
+    from . import store  # imports mlflow: only here
+
+    return store.select(experiment, sweep, filter_string)
+
+
+def histories(run_ids, keys) -> dict[str, dict[str, list[float]]]:
+    """Per run, each metric's values in step order."""
+    from . import store
+
+    return store.histories(run_ids, keys)

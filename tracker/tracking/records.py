@@ -1,0 +1,78 @@
+"""Runs as plain records, whichever path read them, and the rules every path shares: which
+runs a selection keeps, and its grid keys. No mlflow here.
+
+    tracker runs --experiment mnist-demo --format csv
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from . import names
+
+FLOAT_MAX = 1.7976931348623157e308  # MLflow stores +-inf as +-this and reads it back so
+
+
+@dataclass
+class RunRecord:
+    """One run: no MLflow objects."""
+    run_id: str
+    name: str
+    status: str
+    params: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    tags: dict = field(default_factory=dict)
+    start_time: int = 0  # ms since the epoch
+    end_time: int | None = None
+    experiment_id: str = ""
+
+    @property
+    def seconds(self) -> float:
+        return ((self.end_time or self.start_time) - self.start_time) / 1000
+
+
+def metric_value(value, is_nan: bool = False) -> float:
+    """A stored metric as MLflow reads it: NaN when flagged, infinities clamped to +-FLOAT_MAX."""
+    if is_nan:
+        return math.nan
+    if isinstance(value, str):  # the REST API's JSON spells them out
+        value = float(value)
+    return max(-FLOAT_MAX, min(FLOAT_MAX, float(value)))
+
+
+@dataclass
+class Selection:
+    runs: list[RunRecord]
+    experiment: str
+    grid_keys: list[str]  # of the sweep, or of the sweeps every kept run came from
+
+
+def keep(runs, experiment: str, sweep: str | None, sweep_tags: dict | None = None) -> Selection:
+    """Training runs only (not sweep parents), and only a sweep's children when asked."""
+    out = [r for r in runs if r.tags.get(names.KIND) != names.SWEEP_KIND
+           and (not sweep or r.tags.get(names.PARENT) == sweep)]
+    out.sort(key=lambda r: (r.start_time, r.run_id))
+    keys = grid_keys(sweep_tags) if sweep_tags is not None else []
+    if not keys:
+        grids = {r.tags.get(names.GRID_KEYS, "") for r in out}
+        keys = [k for k in grids.pop().split(",") if k] if len(grids) == 1 else []
+    return Selection(out, experiment, keys)
+
+
+def grid_keys(tags: dict) -> list[str]:
+    return [k for k in tags.get(names.GRID_KEYS, "").split(",") if k]
+
+
+def is_sweep_parent(tags: dict) -> bool:
+    return tags.get(names.KIND) == names.SWEEP_KIND
+
+
+def frame(runs: list[RunRecord], params: tuple[str, ...] = ("norm", "seed", "epochs")):
+    """The runs table as a DataFrame: one row a run (the `tracker runs` listing)."""
+    import pandas as pd
+
+    rows = [{"run_id": r.run_id, "name": r.name, "status": r.status,
+             **{p: r.params.get(p, "") for p in params},
+             "test_acc_best": r.metrics.get("test_acc_best", math.nan),
+             "duration_s": round(r.seconds, 1)} for r in runs]
+    return pd.DataFrame(rows, columns=["run_id", "name", "status", *params, "test_acc_best", "duration_s"])

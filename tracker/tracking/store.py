@@ -1,0 +1,165 @@
+"""Runs searched and changed through MLflow's client; every answer a plain record.
+
+    tracker runs --experiment mnist-demo --stale
+"""
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Iterable
+
+from mlflow.entities import Param, RunTag, ViewType
+
+from . import names
+from .client import client, edge, ensure_experiment, experiment_id, get, record
+from .records import RunRecord, Selection, is_sweep_parent, keep
+from .uri import TrackingError
+
+MAX_RESULTS = 50000
+
+
+@edge
+def search(experiment: str, filter_string: str = "", order_by: list[str] | None = None) -> list[RunRecord]:
+    """Every active run of an experiment that matches an MLflow filter string."""
+    c = client()
+    found = c.search_runs([experiment_id(c, experiment)], filter_string=filter_string,
+                          run_view_type=ViewType.ACTIVE_ONLY, max_results=MAX_RESULTS, order_by=order_by)
+    return [record(r) for r in found]
+
+
+@edge
+def get_run(run_id: str) -> RunRecord:
+    return record(get(client(), run_id))
+
+
+@edge
+def select(experiment: str | None, sweep: str | None, filter_string: str = "") -> Selection:
+    """The runs compare reads, through MLflow's own search (any store, any filter)."""
+    sweep_tags = None
+    if sweep:
+        parent = get_run(sweep)
+        if not is_sweep_parent(parent.tags):
+            raise TrackingError(f"run {sweep!r} is not a sweep's parent run")
+        sweep_tags = parent.tags
+        experiment = client().get_experiment(parent.experiment_id).name
+        clause = f"tags.mlflow.parentRunId = '{sweep}'"
+        filter_string = f"{clause} and {filter_string}" if filter_string else clause
+    return keep(search(experiment, filter_string), experiment, sweep, sweep_tags)
+
+
+@edge
+def histories(run_ids: Iterable[str], keys: Iterable[str]) -> dict[str, dict[str, list[float]]]:
+    """Per run, each metric's values in step order."""
+    c = client()
+    return {rid: {k: [m.value for m in sorted(c.get_metric_history(rid, k), key=lambda m: m.step)]
+                  for k in keys} for rid in run_ids}
+
+
+@edge
+def artifacts(run_id: str, path: str | None = None) -> list[str]:
+    """Artifact paths of a run, folders expanded."""
+    c = client()
+    out = []
+    for a in c.list_artifacts(run_id, path):
+        out += artifacts(run_id, a.path) if a.is_dir else [a.path]
+    return out
+
+
+def fetch_artifact(run_id: str, path: str, dest: Path) -> bool:
+    """Download one artifact into dest; False when the run has no such artifact."""
+    from mlflow.exceptions import MlflowException
+
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        client().download_artifacts(run_id, path, str(dest))
+        return True
+    except (MlflowException, OSError):
+        return False
+
+
+@edge
+def create_run(experiment: str, name: str, tags: dict[str, str], params: dict[str, str] | None = None,
+               artifact: str | None = None, artifact_dir: str | None = None) -> str:
+    """A run made and filled in one go (a sweep's parent); returns its id."""
+    c = client()
+    run_id = c.create_run(ensure_experiment(c, experiment), run_name=name, tags=tags).info.run_id
+    if params:
+        c.log_batch(run_id, params=[Param(k, v) for k, v in params.items()])
+    if artifact:
+        c.log_artifact(run_id, artifact, artifact_dir)
+    return run_id
+
+
+@edge
+def set_status(run_id: str, status: str, tags: dict[str, str] | None = None) -> None:
+    """RUNNING again, or ended as FINISHED, FAILED or KILLED (with tags, e.g. the reason)."""
+    c = client()
+    if tags:
+        c.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+    if status == "RUNNING":
+        c.update_run(run_id, status="RUNNING")
+    else:
+        c.set_terminated(run_id, status)
+
+
+def mark_killed(run_id: str, why: str, tags: dict[str, str] | None = None) -> None:
+    set_status(run_id, "KILLED", {names.ERROR: why, **(tags or {})})
+
+
+def is_live(run: RunRecord) -> bool:
+    """RUNNING, on this host, and its process still exists."""
+    return (run.status == "RUNNING" and run.tags.get(names.HOST) == socket.gethostname()
+            and _alive(int(run.tags.get(names.PID, "0"))))
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stale_runs(experiment: str, older_than: float) -> list[RunRecord]:
+    """RUNNING runs whose process is gone (same host) or whose heartbeat is older than older_than s."""
+    now, host = time.time(), socket.gethostname()
+    out = []
+    for r in search(experiment, "attributes.status = 'RUNNING'"):
+        beat = float(r.tags.get(names.HEARTBEAT, r.start_time / 1000))
+        local = r.tags.get(names.HOST) == host
+        if (local and not is_live(r)) or (not local and now - beat > older_than):
+            out.append(r)
+    return out
+
+
+
+def listing(experiment: str, filter_string: str = "", stale: bool = False, older_than: float = 900.0,
+            mark: bool = False) -> tuple[list[RunRecord], int | None]:
+    """`tracker runs`: an experiment's runs, or its stale ones (marked KILLED when asked:
+    then also how many were)."""
+    if not stale:
+        return search(experiment, filter_string), None
+    found = stale_runs(experiment, older_than)
+    if not mark:
+        return found, None
+    for r in found:
+        mark_killed(r.run_id, "stale: its process is gone (tracker runs --stale)")
+    return [get_run(r.run_id) for r in found], len(found)
+
+
+@edge
+def describe(run_id: str, keys: Iterable[str]):
+    """`tracker show`: the run, its metrics per epoch (a DataFrame indexed by epoch), its artifacts."""
+    import pandas as pd
+
+    run = get_run(run_id)
+    hist = {k: {m.step: m.value for m in client().get_metric_history(run_id, k)} for k in keys}
+    frame = pd.DataFrame(hist).sort_index()
+    frame.index.name = "epoch"
+    return run, frame, artifacts(run_id)

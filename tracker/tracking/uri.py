@@ -1,0 +1,62 @@
+"""Where the runs go, and whether it answers. No mlflow here.
+
+    MLFLOW_TRACKING_URI=http://127.0.0.1:5000 tracker runs
+"""
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+from ..config import UserError
+from ..settings import URI_ENV, store_root, tracking_uri
+
+__all__ = ["TrackingError", "tracking_uri", "local_uri", "is_local", "redact", "check_reachable",
+           "server_up"]
+
+
+class TrackingError(UserError):
+    """The tracking store cannot do what was asked; one line for the user. Every MLflow
+    error becomes one of these at the tracking package's edge."""
+
+
+def is_local(uri: str) -> bool:
+    return not uri.startswith(("http://", "https://", "databricks"))
+
+
+def local_uri() -> str:
+    """The tracking URI, with the embedded store's folder made when it is the one in use."""
+    uri = tracking_uri()
+    if uri.startswith("sqlite:///") and uri.endswith(str(store_root() / "mlflow.db")):
+        store_root().mkdir(parents=True, exist_ok=True)
+    return uri
+
+
+def redact(uri: str) -> str:
+    """Drop a password from user:password@host."""
+    scheme, sep, rest = uri.partition("://")
+    if sep and "@" in rest.split("/")[0]:
+        creds, _, host = rest.partition("@")
+        return f"{scheme}://{creds.split(':')[0]}:***@{host}"
+    return uri
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    if is_local(uri):
+        return
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout):
+            pass
+    except urllib.error.HTTPError:
+        return  # it answered; auth or routing is the server's business
+    except (OSError, ValueError) as e:
+        raise TrackingError(f"tracking server {redact(uri)} is unreachable ({e.__class__.__name__}); "
+                            f"start it (tracker server), unset {URI_ENV}, or train "
+                            f"--offline to buffer the run on disk") from None
+
+
+def server_up(uri: str, timeout: float = 2.0) -> bool:
+    try:
+        check_reachable(uri, timeout)
+        return True
+    except TrackingError:
+        return False
