@@ -1,4 +1,5 @@
 """The real torchvision loaders read tiny files written in their real on-disk formats."""
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -85,3 +86,25 @@ def test_batched_shift_and_flip_match_a_per_image_reference():
     out = random_flip(random_shift(x, pad, gen), gen)
     assert 0 < flips.sum() < 16 and (dy != pad).any()  # the draw really shifts and flips
     assert torch.equal(out, expected)
+
+
+def test_seed001_pipeline_is_the_seeds_shift_scale_rotate():
+    """Affine with the same ranges draws and transforms exactly as the deprecated ShiftScaleRotate."""
+    import albumentations as A
+
+    from tracker.data import seed001_pipeline
+
+    with pytest.warns(UserWarning, match="ShiftScaleRotate"):
+        old = A.Compose([
+            A.HorizontalFlip(p=0.5),
+            A.ShiftScaleRotate(shift_limit=0.1, scale_limit=0.1, rotate_limit=15, p=0.5),
+            A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=(8, 8),
+                            hole_width_range=(8, 8), fill=0, p=0.5)], seed=7)
+    new = seed001_pipeline(7)
+    images = np.random.default_rng(0).integers(0, 256, (40, 32, 32, 3), dtype=np.uint8)
+    moved = 0
+    for img in images:
+        a, b = old(image=img)["image"], new(image=img)["image"]
+        assert np.array_equal(a, b)
+        moved += not np.array_equal(a, img)
+    assert moved > 10  # the pipeline does transform

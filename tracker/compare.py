@@ -23,10 +23,12 @@ def runs_frame(runs: list[RunRecord], by: list[str]) -> pd.DataFrame:
     """One row a run: its condition (the `by` columns), then its id, status and the metrics
     compare reads, each prefixed `_` (MLflow's +-inf, stored as +-FLOAT_MAX, back to infinities)."""
     rows = [{**{k: r.params.get(k, "") for k in by}, "_run_id": r.run_id, "_status": r.status,
+             "_has_best": "test_acc_best" in r.metrics,
              "_params_total": r.params.get("params_total", ""), "_epochs": r.params.get("epochs", ""),
              **{"_" + m: r.metrics.get(m, math.nan) for m in METRICS}} for r in runs]
     cols = ["_" + m for m in METRICS]
-    frame = pd.DataFrame(rows, columns=[*by, "_run_id", "_status", "_params_total", "_epochs", *cols])
+    frame = pd.DataFrame(rows, columns=[*by, "_run_id", "_status", "_has_best", "_params_total",
+                                        "_epochs", *cols])
     values = frame[cols].astype(float)
     frame[cols] = values.where(values.abs() < FLOAT_MAX, np.sign(values) * np.inf)
     return frame
@@ -37,7 +39,7 @@ def exclusions(frame: pd.DataFrame) -> pd.Series:
     best = frame["_test_acc_best"]
     reason = pd.Series("", index=frame.index)
     reason[~best.apply(math.isfinite)] = "non-finite test accuracy"
-    reason[best.isna()] = "no test accuracy"
+    reason[~frame["_has_best"].astype(bool)] = "no test accuracy"
     finished = frame["_status"] == "FINISHED"
     reason[~finished] = "status " + frame.loc[~finished, "_status"]
     return reason

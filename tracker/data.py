@@ -137,7 +137,11 @@ def seed001_pipeline(seed: int):
 
     return A.Compose([
         A.HorizontalFlip(p=0.5),
-        A.ShiftScaleRotate(shift_limit=0.1, scale_limit=0.1, rotate_limit=15, p=0.5),
+        # ShiftScaleRotate(shift_limit=0.1, scale_limit=0.1, rotate_limit=15) as the seed wrote
+        # it, spelled as the Affine it is (same ranges, border and interpolation)
+        A.Affine(translate_percent={"x": (-0.1, 0.1), "y": (-0.1, 0.1)}, scale=(0.9, 1.1),
+                 rotate=(-15, 15), shear=(0, 0), interpolation=1, border_mode=0, fill=0,
+                 fit_output=False, keep_ratio=False, rotate_method="largest_box", p=0.5),
         A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=(8, 8),
                         hole_width_range=(8, 8), fill=0, p=0.5),
     ], seed=seed)

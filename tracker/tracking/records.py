@@ -35,9 +35,10 @@ def metric_value(value, is_nan: bool = False) -> float:
     """A stored metric as MLflow reads it: NaN when flagged, infinities clamped to +-FLOAT_MAX."""
     if is_nan:
         return math.nan
-    if isinstance(value, str):  # the REST API's JSON spells them out
-        value = float(value)
-    return max(-FLOAT_MAX, min(FLOAT_MAX, float(value)))
+    value = float(value)  # the REST API's JSON spells out "NaN" and "Infinity"
+    if math.isnan(value):
+        return math.nan
+    return max(-FLOAT_MAX, min(FLOAT_MAX, value))
 
 
 @dataclass
