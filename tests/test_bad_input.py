@@ -1,5 +1,8 @@
 """The bad-input catalogue: one line naming the input, exit 2, no run in the store."""
+import shutil
+
 import pytest
+import torch
 
 from helpers import all_runs, cli, sets
 
@@ -24,7 +27,12 @@ CASES = [  # (extra `tracker train` args, words the one-line error must hold)
     (["--set", "noequals"], "key=value"),
     (["--set", "arch=resnet18", "--set", "pretrained=true"], "resnet18-f37072fd.pth"),
     (["--set", f"data_dir={'d' * 7000}"], "'data_dir'"),
+    (["--set", "lr=inf"], "'lr': must be a finite number, got inf"),
+    (["--set", "momentum=nan"], "'momentum': must be a finite number"),
+    (["--set", "batch_size=100000"], "'batch_size': 100,000 is larger than the training set (600 images)"),
 ]
+if not torch.cuda.is_available():  # a device this machine does not have, and what it has
+    CASES.append((["--set", "device=cuda"], "'device': cuda is not available on this machine; it has cpu"))
 
 OTHER = [  # (a whole command, extra environment, words of the error)
     (["resume", "0" * 32], {}, "not found"),
@@ -71,3 +79,29 @@ def test_unknown_key_in_toml(tmp_path):
     cfg.write_text('norm = "batch"\nlearning_rate = 0.1\n')
     result = cli("summary", str(cfg))
     assert result.exit_code == 2 and "unknown config key 'learning_rate'" in result.stderr
+
+
+def test_a_damaged_dataset_file_is_named(tiny, tmp_path):
+    data = tmp_path / "damaged"
+    shutil.copytree(tiny["data_dir"], data)
+    images = data / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:5000])  # a download cut short
+    result = cli("train", *sets({**tiny, "data_dir": str(data)}))
+    assert result.exit_code == 2
+    line = result.stderr.strip()
+    assert line.count("\n") == 0 and f"file {images} is damaged" in line
+    assert "600 x 28 x 28 bytes (470,416 in all), but it has 5,000" in line
+    assert all_runs() == []
+
+
+def test_a_batch_that_does_not_fit_in_memory_is_refused_with_the_estimate(tiny, monkeypatch):
+    from tracker import fits
+
+    monkeypatch.setattr(fits, "available_bytes", lambda device: 64 * 1024 ** 2)  # 64 MiB free
+    result = cli("train", *sets({**tiny, "batch_size": 512}))
+    assert result.exit_code == 2
+    line = result.stderr.strip()
+    assert "'batch_size': a batch of 512 needs about" in line and "0.1 GiB free; use at most about" in line
+    assert all_runs() == []
+    fitting = int(line.rsplit("about ", 1)[1].replace(",", ""))
+    assert 0 < fitting < 512

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -113,6 +114,9 @@ def _choice(cfg: RunConfig, key: str, allowed: tuple[str, ...]) -> None:
 def validate(cfg: RunConfig) -> None:
     for key in FIELDS:
         object.__setattr__(cfg, key, _check_type(key, getattr(cfg, key)))
+        value = getattr(cfg, key)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"config key '{key}': must be a finite number, got {value}")
     for key, allowed in (("dataset", DATASETS), ("arch", ARCHS), ("norm", NORMS),
                          ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
                          ("augment", AUGMENTS), ("device", DEVICES), ("precision", PRECISIONS)):

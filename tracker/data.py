@@ -58,6 +58,7 @@ def load_split(name: str, data_dir: str | os.PathLike, train: bool, download: bo
     try:
         ds = _open(name, root, train, download)
     except Exception as e:  # offline download, corrupted files, unreadable dir
+        damaged(name, root)  # a file that is there but broken is named, not reported missing
         hint = "it could not be downloaded" if download else "download = false"
         raise DataError(
             f"dataset {name} not found under {root / meta.folder}: expected {', '.join(meta.files)} "
@@ -69,6 +70,49 @@ def load_split(name: str, data_dir: str | os.PathLike, train: bool, download: bo
     if limit:
         images, labels = images[:limit], labels[:limit]
     return Split(images.contiguous(), labels)
+
+
+def damaged(name: str, root: Path) -> None:
+    """Raise DataError naming the first dataset file that is there but damaged, and what is
+    wrong with it: an IDX file whose size is not what its header says, a CIFAR batch that does
+    not unpickle."""
+    meta = DATASETS[name]
+    for fname in meta.files:
+        path = root / meta.folder / fname
+        if not path.is_file():
+            continue
+        problem = _idx_problem(path) if "idx" in fname else _pickle_problem(path)
+        if problem:
+            raise DataError(f"dataset {name}: file {path} is damaged: {problem}; delete it to "
+                            "download it again, or replace it")
+
+
+def _idx_problem(path: Path) -> str | None:
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] != 0x08 or not 1 <= head[3] <= 3:
+        return "it does not start with an IDX header of unsigned bytes"
+    nd = head[3]
+    if len(head) < 4 + 4 * nd:
+        return f"it ends inside its header ({size} bytes)"
+    dims = [int.from_bytes(head[4 + 4 * i:8 + 4 * i], "big") for i in range(nd)]
+    expected = 4 + 4 * nd + int(np.prod(dims))
+    if size != expected:
+        return (f"its header says {' x '.join(map(str, dims))} bytes ({expected:,} in all), "
+                f"but it has {size:,} (truncated or altered)")
+    return None
+
+
+def _pickle_problem(path: Path) -> str | None:
+    import pickle
+
+    try:
+        with open(path, "rb") as f:
+            pickle.load(f, encoding="latin1")
+    except Exception as e:
+        return f"it does not unpickle ({e.__class__.__name__}: {str(e)[:80]})"
+    return None
 
 
 class Batches:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import checkpoint, plots
+from . import checkpoint, fits, plots
 from .config import ConfigError, RunConfig
 from .settings import store_root
 from .signals import Interrupted, SignalGuard
@@ -76,6 +76,8 @@ def prepare(cfg: RunConfig, threads: int | None = None) -> Prepared:
     model, counts = describe(cfg)
     train = load_split(cfg.dataset, cfg.data_dir, True, cfg.download, cfg.train_limit)
     test = load_split(cfg.dataset, cfg.data_dir, False, cfg.download, cfg.test_limit)
+    fits.check(model, IN_SHAPE[cfg.dataset], cfg.batch_size, len(train),
+               train.images.numel() + test.images.numel(), device)
     precision = effective_precision(device, cfg.precision)
     if precision != cfg.precision:
         print(f"warning: {device.type} has no native bf16; training in fp32", file=sys.stderr)

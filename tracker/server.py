@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from .config import UserError
-from .settings import URI_ENV, embedded_uri, store_root
+from .settings import URI_ENV, embedded_uri, mlflow_env, store_root
 from .signals import STOP_SIGNALS, Interrupted
 
 UI_VIEW = "?workflowType=machine_learning"  # the UI's model-training view (runs table, registry)
@@ -49,7 +49,7 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
 
 def start(cmd: list[str], env: dict | None = None, log=None) -> subprocess.Popen:
     """In a process group of its own, so that it can be stopped as a whole."""
-    return subprocess.Popen(cmd, start_new_session=True, env={**os.environ, **(env or {})},
+    return subprocess.Popen(cmd, start_new_session=True, env={**os.environ, **mlflow_env(), **(env or {})},
                             stdout=log, stderr=subprocess.STDOUT if log else None)
 
 

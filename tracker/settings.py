@@ -20,6 +20,17 @@ DEFAULT_OUTAGE_WAIT = 300.0
 TELEMETRY_ENV = "TRACKER_TELEMETRY"  # 1: let MLflow send its usage telemetry (off by default)
 
 
+def mlflow_env() -> dict[str, str]:
+    """MLflow's environment as tracker sets it (where the user has not): bounded HTTP calls
+    (a hung server must not hang a run), and no usage telemetry unless TRACKER_TELEMETRY=1
+    (tracker calls no host but the tracking server, a Ray cluster and dataset downloads)."""
+    env = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "10", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+           "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
+    if os.environ.get(TELEMETRY_ENV) != "1":
+        env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    return {k: os.environ.get(k, v) for k, v in env.items()}
+
+
 def store_root() -> Path:
     """The embedded default store: ./mlruns (SQLite db, artifacts, local checkpoints)."""
     return Path(os.environ.get(STORE_ENV, DEFAULT_STORE)).resolve()

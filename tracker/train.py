@@ -11,20 +11,28 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from .config import RunConfig
+from .config import ConfigError, RunConfig
 from .data import Batches
 from .settings import progress, thread_cap
 
 
-def pick_device(requested: str = "auto") -> torch.device:
-    """cuda > mps > cpu, unless a device is named."""
-    if requested != "auto":
-        return torch.device(requested)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
+def available_devices() -> list[str]:
+    """The devices this machine has, best first."""
+    found = ["cuda"] if torch.cuda.is_available() else []
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+        found.append("mps")
+    return found + ["cpu"]
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """cuda > mps > cpu, unless a device is named; a named device this machine lacks is refused."""
+    have = available_devices()
+    if requested == "auto":
+        return torch.device(have[0])
+    if requested not in have:
+        raise ConfigError(f"config key 'device': {requested} is not available on this machine; it has "
+                          f"{', '.join(have)} (use device = \"auto\" to pick the best of them)")
+    return torch.device(requested)
 
 
 def cores() -> int:

@@ -10,12 +10,6 @@ logged_model, registry, sync.
 """
 import os
 
-from ..settings import TELEMETRY_ENV
+from ..settings import mlflow_env
 
-# a hung server must not hang a run: bounded per-request time and retries (seconds)
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
-# no network call the user did not ask for: MLflow's usage telemetry is off unless asked for
-if os.environ.get(TELEMETRY_ENV) != "1":
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.update(mlflow_env())  # before any module here imports mlflow

@@ -4,8 +4,10 @@
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+from pathlib import Path
 
 import mlflow  # noqa: F401  (the package's __init__ has set MLflow's environment first)
 import requests
@@ -44,10 +46,38 @@ def edge(fn):
     return wrapped
 
 
+_READY: set[str] = set()  # SQLite stores this process has seen created
+
+
 def client() -> MlflowClient:
     uri = local_uri()
     check_reachable(uri)
-    return MlflowClient(tracking_uri=uri)
+    if not uri.startswith("sqlite:///") or uri in _READY:
+        return MlflowClient(tracking_uri=uri)
+    with _creation_lock(Path(uri[len("sqlite:///"):])):
+        c = MlflowClient(tracking_uri=uri)
+        c.search_experiments(max_results=1)  # creates and migrates the schema, once
+    _READY.add(uri)
+    return c
+
+
+@contextlib.contextmanager
+def _creation_lock(db: Path):
+    """MLflow creates and migrates a new SQLite store in whichever process comes first; N
+    processes started at once on a new store would all migrate it at the same time. One does,
+    under this lock; the others wait, then find it made."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def unreachable(e: BaseException) -> bool:
