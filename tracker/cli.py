@@ -103,11 +103,10 @@ DEMO = str(Path(__file__).resolve().parents[1] / "experiments" / "mnist-demo.tom
 @data_opt
 def demo(epochs, data_dir):
     """Sweep MNIST over batch, layer and group norm (experiments/mnist-demo.toml), then compare."""
-    from . import compare, executors, sweep
+    from . import executors
 
     extra = {**({"epochs": epochs} if epochs else {}), **({"data_dir": data_dir} if data_dir else {})}
-    parent, _ = executors.execute(sweep.plan(DEMO, (), extra), DEMO, echo=click.echo)
-    _print(compare.compare(None, parent))
+    _print(executors.sweep_and_compare(DEMO, extra, echo=click.echo))
 
 
 @main.command("sweep")

@@ -63,6 +63,14 @@ def execute(p: sweep.Plan, config_file: str, workers: int = 1,
     return state.parent_id, counts
 
 
+def sweep_and_compare(config_file: str, extra: dict, echo: Callable[[str], None] = print):
+    """`tracker demo`: run a sweep file's grid here, then compare its children."""
+    from .compare import compare
+
+    parent, _ = execute(sweep.plan(config_file, (), extra), config_file, echo=echo)
+    return compare(None, parent)
+
+
 def _outcome(fn, echo) -> str:
     try:
         fn()

@@ -84,6 +84,29 @@ def read_sqlite(db: Path, experiment: str | None, sweep: str | None) -> Selectio
     return keep(runs.values(), experiment, sweep, sweep_tags)
 
 
+def read_histories(db: Path, run_ids: list[str], keys) -> dict[str, dict[str, list[float]]] | None:
+    """Per run, each metric's values in step order (the last value logged at a step), in one
+    query; None at an unknown schema."""
+    if schema_revision(db) not in SCHEMAS:
+        return None
+    keys = list(keys)
+    out: dict[str, dict[str, dict[int, float]]] = {rid: {k: {} for k in keys} for rid in run_ids}
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        for start in range(0, len(run_ids), 500):  # SQLite's limit on bound parameters
+            chunk = run_ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = con.execute(
+                f"select run_uuid, key, step, value, is_nan from metrics where run_uuid in ({marks}) "
+                f"and key in ({','.join('?' * len(keys))}) order by timestamp, step", (*chunk, *keys))
+            for rid, key, step, value, is_nan in rows:
+                out[rid][key][step] = metric_value(value, bool(is_nan))
+    finally:
+        con.close()
+    return {rid: {k: [v for _, v in sorted(steps.items())] for k, steps in per.items()}
+            for rid, per in out.items()}
+
+
 def _check_sweep(run_id: str, tags: dict) -> None:
     from .records import is_sweep_parent
 

@@ -25,8 +25,13 @@ def log(c: MlflowClient, run_id: str, model, example) -> None:
     mlflow.set_experiment(experiment_id=c.get_run(run_id).info.experiment_id)  # the model's home
     with torch.no_grad():
         out = model(torch.as_tensor(example)).numpy()
+    # the requirements are stated, not inferred: MLflow infers them by loading the model in a
+    # subprocess, which cost 20-50 s a run here (1 s stated); the tests load every model back
     mlflow.pytorch.log_model(model, name="model", input_example=example, run_id=run_id,
-                             signature=infer_signature(example, out), serialization_format="pt2")
+                             signature=infer_signature(example, out), serialization_format="pt2",
+                             pip_requirements=[f"torch=={torch.__version__.split('+')[0]}",
+                                               f"mlflow=={mlflow.__version__}"],
+                             validate_serving_input=False)
 
 
 def signature(uri: str) -> str:

@@ -30,7 +30,13 @@ def select(experiment: str | None, sweep: str | None, filter_string: str = "") -
 
 
 def histories(run_ids, keys) -> dict[str, dict[str, list[float]]]:
-    """Per run, each metric's values in step order."""
+    """Per run, each metric's values in step order: one SQL query on the embedded store,
+    else MLflow's client (a server: one call per run and key)."""
+    uri = tracking_uri()
+    if uri.startswith("sqlite:///"):
+        found = fast.read_histories(Path(uri[len("sqlite:///"):]), list(run_ids), keys)
+        if found is not None:
+            return found
     from . import store
 
     return store.histories(run_ids, keys)

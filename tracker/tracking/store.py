@@ -51,10 +51,15 @@ def select(experiment: str | None, sweep: str | None, filter_string: str = "") -
 
 @edge
 def histories(run_ids: Iterable[str], keys: Iterable[str]) -> dict[str, dict[str, list[float]]]:
-    """Per run, each metric's values in step order."""
+    """Per run, each metric's values in step order (the last value logged at a step)."""
     c = client()
-    return {rid: {k: [m.value for m in sorted(c.get_metric_history(rid, k), key=lambda m: m.step)]
-                  for k in keys} for rid in run_ids}
+
+    def steps(rid, key):
+        by_step = {m.step: m.value for m in sorted(c.get_metric_history(rid, key),
+                                                   key=lambda m: (m.timestamp, m.step))}
+        return [v for _, v in sorted(by_step.items())]
+
+    return {rid: {k: steps(rid, k) for k in keys} for rid in run_ids}
 
 
 @edge
