@@ -1,5 +1,5 @@
 """tracker's commands for looking at runs and models, and for the server: runs, show, models,
-evaluate, server. Each parses its options, calls one function and prints.
+evaluate, report, server. Each parses its options, calls one function and prints.
 
     tracker runs --experiment mnist-demo --format markdown
 """
@@ -168,4 +168,28 @@ def server_cmd(host, port, backend_store_uri, artifacts_destination, workers, en
                  echo=click.echo)
 
 
-COMMANDS = (runs_cmd, show_cmd, models_grp, evaluate_cmd, server_cmd)
+@click.command("report")
+@click.option("--experiment", default=None, help="Experiment whose runs to report.")
+@click.option("--sweep", "sweep_id", default=None, metavar="RUN_ID",
+              help="A sweep's parent run: report its children, and log the report to that run (report/).")
+@click.option("--output", required=True, type=click.Path(file_okay=False),
+              help="Folder for README.md, its PNGs and report.html (made when missing).")
+@click.option("--by", multiple=True, help="Param(s) that define a condition (repeatable, or "
+              "comma-separated). Default: the grid keys minus seed, else norm (as compare).")
+def report_cmd(experiment, sweep_id, output, by):
+    """Write a study's report from its runs: what was compared and held fixed, the data, each
+    condition's model, curves, the results table (Holm-adjusted p, difference to the best row with
+    its 95% interval), each condition's best run's confusion matrix and misclassified images."""
+    from . import report
+
+    if bool(experiment) == bool(sweep_id):
+        raise click.UsageError("give one of --experiment NAME or --sweep RUN_ID")
+    written = report.report(experiment, sweep_id, output, by)
+    click.echo(f"wrote {written.readme} and {written.html}")
+    if written.logged:
+        click.echo(f"logged to the sweep's parent run: {written.logged}")
+    if written.footnote:
+        click.echo(written.footnote, err=True)
+
+
+COMMANDS = (runs_cmd, show_cmd, models_grp, evaluate_cmd, server_cmd, report_cmd)

@@ -81,12 +81,19 @@ def aggregate(runs: list[RunRecord], by: list[str]) -> tuple[pd.DataFrame, dict[
         p = stats.welch_p(row["_best"], rows[0]["_best"])
         row["p_vs_best"] = p
         row["significant"] = None if p is None or row is rows[0] else bool(p < 0.05)
+    # the family: every row against the best one; Holm adjusts for how many there are
+    adjusted = stats.holm([None if r is rows[0] else r["p_vs_best"] for r in rows])
+    for row, p_holm in zip(rows, adjusted):
+        row["p_holm"] = p_holm
+        diff, low, high = stats.diff_ci95(row["_best"], rows[0]["_best"])
+        row["diff_vs_best"] = diff
+        row["diff_ci_low"], row["diff_ci_high"] = (None, None) if row is rows[0] else (low, high)
     table = pd.DataFrame([{k: v for k, v in r.items() if k != "_best"} for r in rows])
     return table, {str(k): int(v) for k, v in excluded.items()}
 
 
 COLUMNS = ("n", "test best %", "95% CI", "test final %", "train best %", "params", "epochs",
-           "s/epoch", "p vs best")
+           "s/epoch", "p vs best", "p Holm", "Δ vs best (95% CI), pp")
 
 
 def cells(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -105,8 +112,27 @@ def cells(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         f"{r['test_acc_best_ci_low'] * 100:.2f}–{r['test_acc_best_ci_high'] * 100:.2f}",
         pct(r, "test_acc_final"), pct(r, "train_acc_best"),
         f"{r['params']:,}" if isinstance(r["params"], int) else str(r["params"]),
-        str(r["epochs"]), f"{r['epoch_time_s']:.1f}", p_cell(r)] for r in rows.to_dict("records")]
+        str(r["epochs"]), f"{r['epoch_time_s']:.1f}", p_cell(r), _p_holm(r), _diff(r, i == 0)]
+        for i, r in enumerate(rows.to_dict("records"))]
     return pd.DataFrame(out, columns=[*by, *COLUMNS])
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _p_holm(row) -> str:
+    return "—" if _missing(row["p_holm"]) else f"{row['p_holm']:.3g}"
+
+
+def _diff(row, best: bool) -> str:
+    """The difference to the best row in percentage points, with its 95% interval."""
+    if best:
+        return "best"
+    if _missing(row["diff_ci_low"]):  # a side with n = 1: no interval
+        return f"{row['diff_vs_best'] * 100:+.2f}"
+    return (f"{row['diff_vs_best'] * 100:+.2f} ({row['diff_ci_low'] * 100:+.2f} to "
+            f"{row['diff_ci_high'] * 100:+.2f})")
 
 
 def render(rows: pd.DataFrame, by: list[str], fmt: str = "table", figure=None) -> str:
@@ -145,15 +171,21 @@ def default_by(by: tuple[str, ...], grid_keys: list[str]) -> list[str]:
     return keys or [k for k in grid_keys if k != "seed"] or ["norm"]
 
 
-def compare(experiment: str | None, sweep: str | None, filter_string: str = "",
-            by: tuple[str, ...] = (), fmt: str = "table", curves: bool = False) -> Comparison:
-    """The whole `tracker compare`: select the runs, group them, aggregate, render."""
-    found = query.select(experiment, sweep, filter_string)
+def conditions(found, by: tuple[str, ...]) -> list[str]:
+    """The params that define a condition (default_by), each one some run here has."""
     keys = default_by(by, found.grid_keys)
     known = set().union(*(r.params for r in found.runs))
     unknown = [k for k in keys if found.runs and k not in known]
     if unknown:
         raise UserError(f"--by {unknown[0]!r}: no run here has that param; they have: {', '.join(sorted(known))}")
+    return keys
+
+
+def compare(experiment: str | None, sweep: str | None, filter_string: str = "",
+            by: tuple[str, ...] = (), fmt: str = "table", curves: bool = False) -> Comparison:
+    """The whole `tracker compare`: select the runs, group them, aggregate, render."""
+    found = query.select(experiment, sweep, filter_string)
+    keys = conditions(found, by)
     rows, excluded = aggregate(found.runs, keys)
     figure = condition_curves(found.runs, keys) if curves or fmt == "html" else None
     return Comparison(render(rows, keys, fmt, figure), footnote(excluded), figure)

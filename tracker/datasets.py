@@ -21,6 +21,12 @@ class Dataset:
     classes: tuple[str, ...]
     sizes: tuple[int, int]  # train, test images of the full dataset
 
+    def split_files(self, train: bool) -> tuple[str, ...]:
+        """The files one split reads: MNIST's t10k-* and CIFAR-10's test_batch are the test
+        split; CIFAR-10's batches.meta (the class names) serves both."""
+        return tuple(f for f in self.files
+                     if f == "batches.meta" or f.startswith(("t10k", "test_batch")) != train)
+
 
 _IDX = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")

@@ -138,6 +138,7 @@ def run_prepared(p: Prepared, config_file: str | None = None, tags: dict | None 
 
     def setup():
         run.log_params(p.params)
+        run.log_inputs(_inputs(p))
         run.log_text(summary_text(cfg, p.model), "summary.txt")
         run.log_text(json.dumps(dataclasses.asdict(cfg), indent=2), "config/resolved.json")
         if config_file:
@@ -218,7 +219,7 @@ def _fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> None:
         lr = optimizer.param_groups[0]["lr"]
         metrics = train_epoch(step, train, optimizer, scheduler, per_batch, p.precision,
                               cfg.stop_on_nan, desc=f"{cfg.name} epoch {epoch}/{cfg.epochs}")
-        metrics.update(evaluate(step, test, p.precision))
+        metrics.update(evaluate(step, test, p.precision, keep=epoch == cfg.epochs))
         metrics.update(lr=lr, epoch_time_s=time.perf_counter() - t0)
         improved = not history["test_acc"] or metrics["test_acc"] > max(history["test_acc"])
         for k in METRICS:
@@ -238,3 +239,23 @@ def _fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> None:
               f"train_acc {metrics['train_acc']:.2%} test_loss {metrics['test_loss']:.4f} "
               f"test_acc {metrics['test_acc']:.2%} ({metrics['epoch_time_s']:.1f}s)", flush=True)
     run.log_figure(plots.curves(history, cfg.name), "curves.png")
+    _log_final(p, run, metrics if start <= cfg.epochs else {})
+
+
+def _inputs(p: Prepared) -> list[dict]:
+    """The data the run reads, as MLflow dataset inputs (name, digest, source, sizes)."""
+    from . import fingerprint
+
+    cfg = p.cfg
+    return fingerprint.inputs(cfg.dataset, cfg.data_dir, (len(p.train), len(p.test)),
+                              (cfg.train_limit, cfg.test_limit))
+
+
+def _log_final(p: Prepared, run, final: dict) -> None:
+    """What `tracker report` reads of the final epoch's evaluation: per-class accuracy, the
+    confusion matrix and the misclassified images, from the predictions it kept (no second pass)."""
+    from . import outcomes
+
+    if "predictions" in final:
+        outcomes.log(run, p.cfg.epochs, p.cfg.dataset, p.test.images, p.test.labels,
+                     final["predictions"])

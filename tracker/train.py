@@ -137,13 +137,21 @@ def train_epoch(model, batches: Batches, optimizer, scheduler, per_batch: bool,
 
 
 @torch.no_grad()
-def evaluate(model, batches: Batches, precision: str = "fp32") -> dict:
+def evaluate(model, batches: Batches, precision: str = "fp32", keep: bool = False) -> dict:
+    """Test loss and accuracy; keep=True also returns the predictions, in the split's order
+    (the final epoch's, which the run's confusion matrix and gallery are made of)."""
     model.eval()
-    loss_sum, correct, seen = 0.0, 0, 0
+    loss_sum, correct, seen, kept = 0.0, 0, 0, []
     for x, y in batches:
         with _autocast(batches.device, precision):
             logits = model(x)
         loss_sum += nn.functional.cross_entropy(logits.float(), y, reduction="sum").item()
-        correct += (logits.argmax(1) == y).sum().item()
+        predicted = logits.argmax(1)
+        correct += (predicted == y).sum().item()
         seen += len(y)
-    return {"test_loss": loss_sum / seen, "test_acc": correct / seen}
+        if keep:
+            kept.append(predicted)
+    out = {"test_loss": loss_sum / seen, "test_acc": correct / seen}
+    if keep:
+        out["predictions"] = torch.cat(kept).cpu()
+    return out

@@ -138,6 +138,10 @@ class Run:
     def set_tags(self, tags: dict[str, str]) -> None:
         self._send({"op": "batch", "tags": [[k, str(v)] for k, v in tags.items()]})
 
+    def log_inputs(self, datasets: list[dict]) -> None:
+        """The datasets the run read (dicts of tracker/fingerprint.py), as MLflow dataset inputs."""
+        self._send({"op": "inputs", "datasets": datasets})
+
     def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
         self._send({"op": "artifact", "path": str(path), "dir": artifact_path})
 
@@ -203,6 +207,10 @@ def apply_op(c: MlflowClient, box: Outbox, op: dict, rebuild: Rebuild | None = N
     elif kind == "artifact":
         if Path(op["path"]).exists():
             c.log_artifact(run_id, op["path"], op["dir"])
+    elif kind == "inputs":
+        from .inputs import entity
+
+        c.log_inputs(run_id, datasets=[entity(d) for d in op["datasets"]])
     elif kind == "terminate":
         c.set_terminated(run_id, op["status"], op["end_time"])
     elif kind == "model":

@@ -24,5 +24,12 @@ TRACKING_S, WALL_S, SENDING_S = "tracker.tracking_s", "tracker.wall_s", "tracker
 EPOCH_METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "lr", "epoch_time_s")
 RUNNING_METRICS = ("test_acc_best", "train_acc_best", "epoch_time_mean_s")  # up to that epoch
 CURVES = ("test_acc", "test_loss")  # what compare plots per condition
+CLASS_ACC = "test_acc_class_"  # + class index: per-class test accuracy of the final evaluation
+
+# artifacts every training run logs, and `tracker report` reads
+SUMMARY = "summary.txt"  # torchinfo
+CONFUSION_JSON, CONFUSION_PNG = "confusion_matrix.json", "confusion_matrix.png"
+MISCLASSIFIED_JSON, MISCLASSIFIED_PNG = "misclassified.json", "misclassified.png"
+REPORT_DIR = "report"  # where a sweep's parent run keeps `tracker report`'s files
 
 STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")

@@ -1,0 +1,193 @@
+"""tracker report: a small real sweep on a real-MNIST subset written as IDX files, then its
+report, checked against the runs; and the report of hand-made runs, and its bad input."""
+import hashlib
+import json
+import math
+import re
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REAL_MNIST
+from helpers import all_runs, cli, store_client
+from test_compare import BEST, _run
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+HEADINGS = ["What was compared", "Data", "Models", "Curves", "Results",
+            "Errors of each condition's best run", "Runs left out"]
+
+SWEEP = """
+dataset = "mnist"
+arch = "mnist-small"
+epochs = 1
+batch_size = 64
+dropout = 0.0
+download = false
+experiment = "reported"
+data_dir = "{data}"
+
+[grid]
+norm = ["batch", "group"]
+seed = [1, 2]
+"""
+
+
+def write_real_subset(root: Path, n_train: int = 2000, n_test: int = 500) -> Path:
+    """The first images of the real MNIST, as IDX files with their counts rewritten."""
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        for kind, header, size in (("images-idx3", 16, 784), ("labels-idx1", 8, 1)):
+            data = (REAL_MNIST / "MNIST" / "raw" / f"{split}-{kind}-ubyte").read_bytes()
+            head = bytearray(data[:header])
+            head[4:8] = struct.pack(">I", n)
+            (raw / f"{split}-{kind}-ubyte").write_bytes(bytes(head) + data[header:header + n * size])
+    return root
+
+
+def chromium_screenshot(page: Path, shot: Path, tmp_path: Path) -> str:
+    """Render the page headless; returns its DOM after scripts (none here) ran."""
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'chrome'}", "--window-size=1200,2000"]
+    url = page.resolve().as_uri()
+    subprocess.run(["chromium", *flags, f"--screenshot={shot}", url], capture_output=True, timeout=180)
+    return subprocess.run(["chromium", *flags, "--dump-dom", url], capture_output=True, text=True,
+                          timeout=180).stdout
+
+
+def markdown_table(text: str, after: str) -> list[dict]:
+    lines = text.split(f"## {after}\n", 1)[1].splitlines()
+    rows = [line for line in lines if line.startswith("|")]
+    header = [c.strip() for c in rows[0].strip("|").split(" | ")]
+    return [dict(zip(header, (c.strip() for c in r.strip("|").split(" | ")))) for r in rows[2:]]
+
+
+def assert_self_contained(html: str) -> None:
+    refs = re.findall(r"""(?:src|href|action|poster|srcset)\s*=\s*["']?([^"'\s>]+)""", html, re.I)
+    assert refs and all(r.startswith("data:image/png;base64,") for r in refs), refs[:3]
+    assert not re.search(r"https?:|file:|url\(|@import|<script|<link|<iframe", html, re.I)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (REAL_MNIST / "MNIST" / "raw").is_dir(), reason="real MNIST not present")
+@pytest.mark.skipif(not shutil.which("chromium"), reason="chromium is installed by .ci/run")
+def test_report_of_a_real_sweep(tmp_path):
+    data = write_real_subset(tmp_path / "data")
+    sweep_file = tmp_path / "norms.toml"
+    sweep_file.write_text(SWEEP.format(data=data))
+    swept = cli("sweep", str(sweep_file))
+    assert swept.exit_code == 0 and "4 finished" in swept.output, swept.output
+    runs = all_runs()
+    (parent,) = [r for r in runs if r.data.tags.get("tracker.kind") == "sweep"]
+    children = [r for r in runs if r.data.tags.get("tracker.kind") == "train"]
+    c = store_client()
+
+    # what each run logged for the report: dataset inputs and its final evaluation's outcomes
+    raw = data / "MNIST" / "raw"
+    sha = {ctx: hashlib.sha256(b"".join(f.name.encode() + b"\0" + f.read_bytes() for f in files)).hexdigest()
+           for ctx, files in (("train", [raw / "train-images-idx3-ubyte", raw / "train-labels-idx1-ubyte"]),
+                              ("test", [raw / "t10k-images-idx3-ubyte", raw / "t10k-labels-idx1-ubyte"]))}
+    for child in children:
+        full = c.get_run(child.info.run_id)
+        inputs = {i.tags[0].value: i.dataset for i in full.inputs.dataset_inputs}
+        assert set(inputs) == {"train", "test"}
+        for ctx, n in (("train", 2000), ("test", 500)):
+            assert inputs[ctx].name == "mnist" and inputs[ctx].digest == sha[ctx][:16]
+            profile = json.loads(inputs[ctx].profile)
+            assert profile["images"] == n and profile["sha256"] == sha[ctx]
+        dest = tmp_path / "dl" / child.info.run_id
+        matrix = np.array(json.loads(Path(c.download_artifacts(
+            child.info.run_id, "confusion_matrix.json", str(dest))).read_text())["matrix"])
+        assert matrix.sum() == 500
+        assert np.trace(matrix) / 500 == pytest.approx(full.data.metrics["test_acc"], abs=1e-12)
+        for k in range(10):
+            assert full.data.metrics[f"test_acc_class_{k}"] == pytest.approx(matrix[k, k] / matrix[k].sum())
+        wrong = json.loads(Path(c.download_artifacts(child.info.run_id, "misclassified.json", str(dest))).read_text())
+        assert wrong["misclassified"] == 500 - np.trace(matrix) and len(wrong["indices"]) == min(20, wrong["misclassified"])
+        labels = np.frombuffer((raw / "t10k-labels-idx1-ubyte").read_bytes()[8:], dtype=np.uint8)
+        assert wrong["true"] == [int(labels[i]) for i in wrong["indices"]]
+        assert all(p != t for p, t in zip(wrong["predicted"], wrong["true"]))
+
+    out = tmp_path / "report"
+    result = cli("report", "--sweep", parent.info.run_id, "--output", str(out))
+    assert result.exit_code == 0, result.output
+    readme = (out / "README.md").read_text()
+    assert [h for h in re.findall(r"^## (.+)$", readme, re.M)] == HEADINGS  # the seeds' order
+    assert "`norm`: batch, group" in readme and "repeated over seed 1, 2" in readme
+    assert "batch_size `64`" in readme and "epochs `1`" in readme  # held fixed
+    assert sha["train"] in readme and sha["test"] in readme and "| train | mnist | 2,000 |" in readme
+    assert readme.count("Total params: 14,864") == 2 and "receptive field 32" in readme
+
+    # the results table against the runs
+    rows = {r["norm"]: r for r in markdown_table(readme, "Results")}
+    assert set(rows) == {"batch", "group"}
+    for norm, row in rows.items():
+        best = np.array([r.data.metrics["test_acc_best"] for r in children if r.data.params["norm"] == norm])
+        assert row["n"] == "2" and row["test best %"] == f"{best.mean() * 100:.2f} ± {best.std(ddof=1) * 100:.2f}"
+    first, second = sorted(rows.values(), key=lambda r: r["Δ vs best (95% CI), pp"] != "best")
+    assert second["p Holm"] == second["p vs best"].rstrip(" *")  # one comparison: Holm changes nothing
+
+    # every image link resolves to a valid PNG beside README.md
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme)
+    assert len(links) == 5  # curves, and a confusion matrix and a gallery per condition
+    for link in links:
+        with Image.open(out / link) as im:
+            im.verify()
+            assert im.format == "PNG"
+    with Image.open(out / "norm-batch-misclassified.png") as im:
+        assert im.size[0] >= 500
+
+    html = (out / "report.html").read_text()
+    assert_self_contained(html)
+    assert html.count("data:image/png;base64,") == 5 and "<td>batch</td>" in html
+    ARTIFACTS.mkdir(exist_ok=True)
+    dom = chromium_screenshot(out / "report.html", ARTIFACTS / "report.png", tmp_path)
+    assert "Errors of each condition" in dom and sha["test"] in dom
+    with Image.open(ARTIFACTS / "report.png") as im:
+        assert im.size == (1200, 2000) and sum(1 for v in im.convert("L").histogram() if v) > 50  # not blank
+
+    # a copy next to the runs, in the sweep's parent run
+    logged = {a.path for a in c.list_artifacts(parent.info.run_id, "report")}
+    assert {"report/README.md", "report/report.html", "report/curves.png",
+            "report/norm-group-confusion.png"} <= logged
+
+
+def test_report_of_hand_made_runs_says_what_is_missing(tmp_path):
+    c = store_client()
+    exp = c.create_experiment("hand")
+    for norm, values in BEST.items():
+        for seed, best in enumerate(values, 1):
+            _run(c, exp, norm, seed, best)
+    killed = _run(c, exp, "layer", 9, 0.2, status="KILLED")
+    out = tmp_path / "r"
+    result = cli("report", "--experiment", "hand", "--by", "norm", "--output", str(out))
+    assert result.exit_code == 0, result.output
+    assert "left out 1 run(s)" in result.stderr
+    readme = (out / "README.md").read_text()
+    rows = markdown_table(readme, "Results")
+    assert [(r["norm"], r["n"]) for r in rows] == [("batch", "3"), ("layer", "3"), ("group", "1")]
+    assert rows[0]["test best %"] == "98.77 ± 0.25"
+    d = (np.mean(BEST["layer"]) - np.mean(BEST["batch"])) * 100
+    assert rows[1]["Δ vs best (95% CI), pp"].startswith(f"{d:+.2f} (")
+    assert rows[2]["Δ vs best (95% CI), pp"] == f"{(0.960 - np.mean(BEST['batch'])) * 100:+.2f}"
+    assert "logged no dataset inputs" in readme and readme.count("logged no confusion matrix") == 3
+    assert f"`{killed}`: status KILLED" in readme and "Left out 1 run(s)" in readme
+    assert re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme) == ["curves.png"]
+    assert_self_contained((out / "report.html").read_text())
+    assert not math.isnan(float(rows[0]["test best %"].split(" ± ")[0]))
+
+
+def test_report_bad_input_is_one_line(tmp_path):
+    assert cli("report", "--output", str(tmp_path / "r")).exit_code == 2
+    result = cli("report", "--experiment", "nope", "--output", str(tmp_path / "r"))
+    assert result.exit_code == 2 and "'nope' not found" in result.stderr and result.stderr.count("\n") == 1
+    (tmp_path / "file").write_text("x")
+    result = cli("report", "--experiment", "nope", "--output", str(tmp_path / "file"))
+    assert result.exit_code == 2 and "is a file" in result.stderr  # click's own check

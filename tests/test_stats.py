@@ -1,0 +1,86 @@
+"""Holm's adjustment and the interval of a difference, against hand computations and scipy.stats;
+and compare's new columns, in every format, on hand-made runs."""
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as sp
+
+from helpers import cli, store_client
+from test_compare import BEST, _run
+from tracker import stats
+
+
+def test_holm_by_hand():
+    # m = 3: sorted 0.01, 0.03, 0.04 -> 3 x 0.01, 2 x 0.03, then max(0.06, 1 x 0.04)
+    assert stats.holm([0.01, 0.04, 0.03, None]) == pytest.approx([0.03, 0.06, 0.06, None])
+    assert stats.holm([0.5, 0.2]) == [0.5, 0.4]  # 2 x 0.2, then max(0.4, 1 x 0.5)
+    assert stats.holm([0.7, 0.6]) == [1.0, 1.0]  # 2 x 0.6 capped at 1, and monotone
+    assert stats.holm([None, 0.02]) == [None, 0.02]  # one comparison: unchanged
+    assert stats.holm([]) == [] and stats.holm([None]) == [None]
+
+
+def test_holm_against_a_plain_implementation():
+    rng = np.random.default_rng(3)
+    p = list(rng.uniform(0, 0.2, size=7))
+    m = len(p)
+    order = np.argsort(p)
+    expected, running = [0.0] * m, 0.0
+    for rank, i in enumerate(order):  # Holm (1979): p_(k) * (m - k + 1), monotone, at most 1
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        expected[i] = running
+    assert stats.holm(p) == pytest.approx(expected, rel=1e-12)
+
+
+def test_difference_interval_matches_scipy_welch():
+    a, b = [0.974, 0.970, 0.978, 0.969], [0.990, 0.985, 0.988]
+    diff, low, high = stats.diff_ci95(a, b)
+    ci = sp.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert diff == pytest.approx(np.mean(a) - np.mean(b), abs=1e-15)
+    assert (low, high) == pytest.approx((ci.low, ci.high), rel=1e-10)
+    # by hand: Welch–Satterthwaite degrees of freedom and the t quantile
+    va, vb = np.var(a, ddof=1) / 4, np.var(b, ddof=1) / 3
+    df = (va + vb) ** 2 / (va ** 2 / 3 + vb ** 2 / 2)
+    half = sp.t.ppf(0.975, df) * math.sqrt(va + vb)
+    assert (low, high) == pytest.approx((diff - half, diff + half), rel=1e-10)
+
+
+def test_difference_interval_edge_cases():
+    diff, low, high = stats.diff_ci95([0.5], [0.4, 0.6])  # n = 1: a difference, no interval
+    assert diff == pytest.approx(0.0, abs=1e-15) and (low, high) == (None, None)
+    assert stats.diff_ci95([0.5, 0.5], [0.4, 0.4]) == pytest.approx((0.1, 0.1, 0.1))
+
+
+@pytest.fixture
+def hand():
+    c = store_client()
+    exp = c.create_experiment("hand")
+    for norm, values in BEST.items():
+        for seed, best in enumerate(values, 1):
+            _run(c, exp, norm, seed, best)
+    return "hand"
+
+
+def test_compare_json_csv_and_markdown_carry_holm_and_the_difference(hand):
+    rows = json.loads(cli("compare", "--experiment", hand, "--format", "json").stdout)
+    assert [r["norm"] for r in rows] == ["batch", "layer", "group"]
+    p_layer = sp.ttest_ind(BEST["layer"], BEST["batch"], equal_var=False).pvalue
+    # one valid comparison (group has n = 1): Holm leaves it as it is
+    assert rows[1]["p_holm"] == pytest.approx(p_layer, rel=1e-9)
+    assert rows[0]["p_holm"] is None and rows[2]["p_holm"] is None
+    ci = sp.ttest_ind(BEST["layer"], BEST["batch"], equal_var=False).confidence_interval(0.95)
+    assert rows[1]["diff_vs_best"] == pytest.approx(np.mean(BEST["layer"]) - np.mean(BEST["batch"]), abs=1e-12)
+    assert (rows[1]["diff_ci_low"], rows[1]["diff_ci_high"]) == pytest.approx((ci.low, ci.high), rel=1e-9)
+    assert rows[0]["diff_vs_best"] == 0 and rows[0]["diff_ci_low"] is None
+    assert rows[2]["diff_vs_best"] == pytest.approx(0.960 - np.mean(BEST["batch"]), abs=1e-12)
+    assert rows[2]["diff_ci_low"] is None  # n = 1: no interval
+    csv = cli("compare", "--experiment", hand, "--format", "csv").stdout.splitlines()[0].split(",")
+    assert {"p_holm", "diff_vs_best", "diff_ci_low", "diff_ci_high"} <= set(csv)
+    md = cli("compare", "--experiment", hand, "--format", "markdown").stdout.splitlines()
+    assert md[0].endswith("| p vs best | p Holm | Δ vs best (95% CI), pp |")
+    layer = md[3].split(" | ")
+    d = (np.mean(BEST["layer"]) - np.mean(BEST["batch"])) * 100
+    assert layer[-1] == f"{d:+.2f} ({ci.low * 100:+.2f} to {ci.high * 100:+.2f}) |"
+    assert layer[-2] == f"{p_layer:.3g}"
+    assert md[2].split(" | ")[-1] == "best |"

@@ -1,0 +1,224 @@
+"""A study's write-up, generated from its runs alone (no data, no model), in the seed studies'
+order: what was compared and what was held fixed, the data, each condition's model, the curves,
+the results table, each condition's best run's confusion matrix and misclassified images, and
+the runs left out. The content is a list of blocks; report_render.py writes it as markdown and
+as one self-contained html page.
+
+    tracker report --sweep PARENT_RUN_ID --output reports/mnist-norms
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from . import compare, report_render
+from .config import FIELDS, UserError
+from .tracking import names, query
+from .tracking.records import RunRecord
+
+# params every run logs that are not its config: the environment it ran in
+ENVIRONMENT = ("device_used", "precision_used", "channels_last", "torch_version", "torchvision_version",
+               "mlflow_version", "git_commit")
+NOT_COMPARED = ("seed", "run_name", "experiment",  # vary by design, or name the study itself
+                "data_dir", "download")  # where the data lives: the Data section says
+OUTCOME_FILES = (names.SUMMARY, names.CONFUSION_JSON, names.CONFUSION_PNG,
+                 names.MISCLASSIFIED_JSON, names.MISCLASSIFIED_PNG)
+
+
+@dataclass
+class Written:
+    readme: Path
+    html: Path
+    logged: str | None  # where the sweep's parent run keeps a copy
+    footnote: str
+
+
+def _slug(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "-", label).strip("-").lower() or "all"
+
+
+def _values(runs: list[RunRecord], key: str) -> list[str]:
+    return sorted({r.params.get(key, "") for r in runs}, key=lambda v: (len(v), v))
+
+
+def setup_blocks(runs: list[RunRecord], by: list[str]) -> list:
+    """What was compared, what varied within a condition, and what was held fixed."""
+    out = [("h2", "What was compared")]
+    out.append(("list", [f"`{k}`: {', '.join(_values(runs, k))}" for k in by]))
+    seeds = _values(runs, "seed")
+    out.append(("p", f"Each condition was repeated over seed {', '.join(seeds)}; the table gives n per "
+                     "condition and the spread across seeds."))
+    config = [k for k in FIELDS if k not in by and k not in NOT_COMPARED]
+    pooled = [k for k in config if len(_values(runs, k)) > 1]
+    if pooled:
+        out.append(("p", "Also varied, pooled within a condition: " + "; ".join(
+            f"`{k}` {', '.join(_values(runs, k))}" for k in pooled) + "."))
+    fixed = [(k, runs[0].params.get(k, "") or "none") for k in config if k not in pooled]
+    out.append(("p", "Held fixed (the rest of the config, equal in every run): "
+                + ", ".join(f"{k} `{v}`" for k, v in fixed) + "."))
+    env = [(k, v) for k in ENVIRONMENT if len(vals := _values(runs, k)) == 1 and (v := vals[0])]
+    if env:
+        out.append(("p", "Environment: " + ", ".join(f"{k} `{v}`" for k, v in env) + "."))
+    return out
+
+
+def data_blocks(runs: list[RunRecord]) -> list:
+    """The data every run read: each split's name, size, sha256 of its files and where it was."""
+    from .tracking import inputs
+
+    seen: dict[tuple, dict] = {}
+    for r in runs:
+        for d in inputs.of_run(r.run_id):
+            seen.setdefault((d["context"], d["name"], d["digest"]), {**d, "runs": 0})["runs"] += 1
+    out = [("h2", "Data")]
+    if not seen:
+        out.append(("p", f"Dataset {', '.join(_values(runs, 'dataset'))}: these runs logged no "
+                         "dataset inputs, so the files they read are not known."))
+        return out
+    rows = [{"split": d["context"], "dataset": d["name"], "images": f"{d['profile'].get('images', 0):,}",
+             "sha256 of its files": d["profile"].get("sha256", d["digest"]),
+             "files": ", ".join(d["profile"].get("files", [])), "runs": d["runs"]}
+            for d in sorted(seen.values(), key=lambda d: (d["context"] != "train", d["name"]))]
+    out.append(("table", pd.DataFrame(rows)))
+    sources = sorted({d["source"] for d in seen.values()})
+    out.append(("p", f"Read from {', '.join(f'`{s}`' for s in sources)}. "
+                     + ("Every run read the same files." if len(seen) == 2 else
+                        "The runs did not all read the same files (see the runs column).")))
+    return out
+
+
+def _per_class(matrix: list[list[int]], classes: list[str]) -> str:
+    accs = [row[i] / max(1, sum(row)) for i, row in enumerate(matrix)]
+    return ", ".join(f"{c} {a:.1%}" for c, a in zip(classes, accs))
+
+
+def condition_blocks(groups: dict[str, list[RunRecord]], out_dir: Path, scratch: Path) -> tuple[list, list]:
+    """Per condition: its model (from its best run), and that run's errors; two sections."""
+    models, errors = [("h2", "Models")], [("h2", "Errors of each condition's best run")]
+    errors.append(("p", "From each run's final evaluation on the test split: the confusion matrix "
+                        "(rows true, columns predicted) and the first misclassified images."))
+    for label, runs in groups.items():
+        best = max(runs, key=lambda r: r.metrics.get("test_acc_best", float("-inf")))
+        files = _fetch(best.run_id, scratch / best.run_id)
+        rf = best.params.get("receptive_field", "?")
+        total = best.params.get("params_total", "?")
+        models.append(("h3", label))
+        models.append(("p", f"{int(total):,} parameters, receptive field {rf} (run `{best.name}`)."
+                            if total.isdigit() else f"receptive field {rf} (run `{best.name}`)."))
+        if names.SUMMARY in files:
+            models.append(("pre", files[names.SUMMARY].read_text().rstrip()))
+        acc = best.metrics.get("test_acc", float("nan"))
+        errors.append(("h3", f"{label}: run `{best.name}`, final test accuracy {acc:.2%}"))
+        if names.CONFUSION_JSON not in files or names.CONFUSION_PNG not in files:
+            errors.append(("p", f"Run `{best.name}` ({best.run_id}) logged no confusion matrix."))
+            continue
+        cm = json.loads(files[names.CONFUSION_JSON].read_text())
+        errors.append(("p", "Per-class accuracy: " + _per_class(cm["matrix"], cm["classes"]) + "."))
+        errors.append(("img", _keep(files[names.CONFUSION_PNG], out_dir, f"{_slug(label)}-confusion.png"),
+                       f"confusion matrix, {label}"))
+        if names.MISCLASSIFIED_PNG in files:
+            wrong = json.loads(files[names.MISCLASSIFIED_JSON].read_text()) \
+                if names.MISCLASSIFIED_JSON in files else {}
+            if wrong:
+                errors.append(("p", f"{wrong['misclassified']:,} of {wrong['n']:,} test images "
+                                    f"misclassified; the first {len(wrong['indices'])} "
+                                    f"(test indices {', '.join(map(str, wrong['indices']))}):"))
+            errors.append(("img", _keep(files[names.MISCLASSIFIED_PNG], out_dir,
+                                        f"{_slug(label)}-misclassified.png"),
+                           f"misclassified test images, {label}, predicted and true labels"))
+    return models, errors
+
+
+def _fetch(run_id: str, dest: Path) -> dict[str, Path]:
+    from .tracking import artifacts
+
+    return artifacts.fetch(run_id, OUTCOME_FILES, dest)
+
+
+def _keep(src: Path, out_dir: Path, name: str) -> str:
+    shutil.copyfile(src, out_dir / name)
+    return name
+
+
+def leftout_blocks(frame: pd.DataFrame, reason: pd.Series, footnote: str) -> list:
+    out = [("h2", "Runs left out")]
+    if not footnote:
+        out.append(("p", f"None: all {len(frame)} runs FINISHED with a test accuracy."))
+        return out
+    out.append(("p", footnote[0].upper() + footnote[1:] + "."))
+    left = frame[reason != ""]
+    out.append(("list", [f"`{rid}`: {why}" for rid, why in zip(left["_run_id"], reason[reason != ""])]))
+    return out
+
+
+TABLE_NOTE = ("test best %: each run's best test accuracy over its epochs, mean ± std across seeds; "
+              "95% CI: the t interval of that mean; p vs best: Welch's t-test against the best row "
+              "(* p < 0.05); p Holm: the same p adjusted for the {m} comparison(s) with the best row "
+              "(Holm); Δ vs best: the difference of the means in percentage points, with its 95% "
+              "Welch–Satterthwaite t interval.")
+
+
+def build(experiment: str | None, sweep: str | None, by: tuple[str, ...], out_dir: Path) -> tuple[list, str]:
+    """The report's blocks (its PNGs written into out_dir) and compare's footnote."""
+    found = query.select(experiment, sweep)
+    keys = compare.conditions(found, by)
+    rows, excluded = compare.aggregate(found.runs, keys)
+    frame = compare.runs_frame(found.runs, keys)
+    reason = compare.exclusions(frame)
+    counted_ids = set(frame.loc[reason == "", "_run_id"])
+    counted = [r for r in found.runs if r.run_id in counted_ids]
+    if not counted:
+        raise UserError(f"no run of {'sweep ' + sweep if sweep else 'experiment ' + repr(experiment)} "
+                                "FINISHED with a test accuracy; there is nothing to report")
+    labels = [" ".join(f"{k}={r[k]}" for k in keys) for r in rows.to_dict("records")]
+    groups = {lab: [] for lab in labels}
+    for r in counted:
+        groups[" ".join(f"{k}={r.params.get(k, '')}" for k in keys)].append(r)
+    footnote = compare.footnote(excluded)
+    sweep_name = counted[0].tags.get(names.SWEEP) if sweep else None
+    title = f"{found.experiment}: " + " vs ".join(labels)
+    source = f"sweep `{sweep_name}` (parent run `{sweep}`)" if sweep else f"experiment `{found.experiment}`"
+    regen = f"tracker report {'--sweep ' + sweep if sweep else '--experiment ' + found.experiment} --output DIR"
+    blocks = [("h1", title),
+              ("p", f"Generated by `tracker report` from the {len(found.runs)} runs of {source}; "
+                    f"nothing here was typed by hand. Regenerate with `{regen}`.")]
+    blocks += setup_blocks(counted, keys)
+    blocks += data_blocks(counted)
+    with tempfile.TemporaryDirectory() as scratch:
+        models, errors = condition_blocks(groups, out_dir, Path(scratch))
+    blocks += models
+    figure = compare.condition_curves(found.runs, keys)
+    figure.savefig(out_dir / "curves.png", dpi=100)
+    blocks += [("h2", "Curves"), ("p", "Test accuracy and loss per epoch, mean ± std across seeds."),
+               ("img", "curves.png", "test accuracy and loss per epoch, per condition")]
+    m = max(0, len(rows) - 1)
+    blocks += [("h2", "Results"), ("table", compare.cells(rows, keys)), ("p", TABLE_NOTE.format(m=m))]
+    blocks += errors
+    blocks += leftout_blocks(frame, reason, footnote)
+    return blocks, footnote
+
+
+def report(experiment: str | None, sweep: str | None, output: str, by: tuple[str, ...] = ()) -> Written:
+    """The whole `tracker report`: DIR/README.md with its PNGs, DIR/report.html (self-contained),
+    and with a sweep, a copy as artifacts of its parent run (under report/)."""
+    out_dir = Path(output)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--output {output!r} is a file; give a folder (it is made when missing)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    blocks, footnote = build(experiment, sweep, by, out_dir)
+    readme, html = out_dir / "README.md", out_dir / "report.html"
+    readme.write_text(report_render.markdown(blocks))
+    html.write_text(report_render.html(blocks, out_dir))
+    logged = None
+    if sweep:
+        from .tracking import artifacts
+
+        images = [b[1] for b in blocks if b[0] == "img"]
+        logged = artifacts.log_files(sweep, [readme, html, *(out_dir / i for i in images)], names.REPORT_DIR)
+    return Written(readme, html, logged, footnote)
