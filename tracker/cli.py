@@ -178,13 +178,17 @@ def _print(result, output: str | None = None, plot: str | None = None) -> None:
               help="Write to this file. Default: stdout.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="Also draw test accuracy and loss per epoch to this PNG. Default: none.")
-def compare_cmd(experiment, sweep_id, filter_string, by, fmt, output, plot):
+@click.option("--target", type=float, default=None, metavar="ACC",
+              help="Also the training seconds each run took to first reach this test accuracy "
+                   "(0.994 or 99.4), mean ± std per condition, and how many reached it. Default: none.")
+def compare_cmd(experiment, sweep_id, filter_string, by, fmt, output, plot, target):
     """Aggregate FINISHED runs per condition across seeds: mean, std, 95% CI, Welch p."""
     from . import compare
 
     if bool(experiment) == bool(sweep_id):
         raise click.UsageError("give one of --experiment NAME or --sweep RUN_ID")
-    _print(compare.compare(experiment, sweep_id, filter_string, by, fmt, curves=bool(plot)), output, plot)
+    _print(compare.compare(experiment, sweep_id, filter_string, by, fmt, curves=bool(plot),
+                           target=target), output, plot)
 
 
 @main.command("resume")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import stats, tables
+from . import epochs, stats, tables
 from .config import UserError
 from .tracking import names, query
 from .tracking.records import FLOAT_MAX, RunRecord
@@ -54,9 +54,12 @@ def _common(values: pd.Series):
     return "/".join(distinct)
 
 
-def aggregate(runs: list[RunRecord], by: list[str]) -> tuple[pd.DataFrame, dict[str, int]]:
+def aggregate(runs: list[RunRecord], by: list[str], target: float | None = None,
+              history: dict | None = None) -> tuple[pd.DataFrame, dict[str, int]]:
     """One row per condition of the `by` params, best mean test accuracy first; and the runs
-    left out, counted by reason."""
+    left out, counted by reason. With the runs' per-epoch `history` (epochs.HISTORY_KEYS): the
+    training seconds to a `target` test accuracy, and the test accuracy at the best
+    validation epoch when the runs held out a validation split."""
     frame = runs_frame(runs, by)
     reason = exclusions(frame)
     excluded = reason[reason != ""].value_counts().to_dict()
@@ -74,6 +77,8 @@ def aggregate(runs: list[RunRecord], by: list[str]) -> tuple[pd.DataFrame, dict[
         row["params"] = _common(group["_params_total"])
         row["epochs"] = _common(group["_epochs"])
         row["epoch_time_s"] = stats.mean_std(group["_epoch_time_mean_s"])[0]
+        if history is not None:
+            row.update(_from_history([history[rid] for rid in group["_run_id"]], target))
         row["_best"] = best
         rows.append(row)
     rows.sort(key=lambda r: -r["test_acc_best_mean"])
@@ -90,6 +95,20 @@ def aggregate(runs: list[RunRecord], by: list[str]) -> tuple[pd.DataFrame, dict[
         row["diff_ci_low"], row["diff_ci_high"] = (None, None) if row is rows[0] else (low, high)
     table = pd.DataFrame([{k: v for k, v in r.items() if k != "_best"} for r in rows])
     return table, {str(k): int(v) for k, v in excluded.items()}
+
+
+def _from_history(runs: list[dict], target: float | None) -> dict:
+    out = {}
+    if target is not None:
+        times = [t for t in (epochs.time_to_target(h, target) for h in runs) if t is not None]
+        out["time_to_target"] = target
+        out["time_to_target_mean_s"], out["time_to_target_std_s"] = (
+            stats.mean_std(times) if times else (math.nan, math.nan))
+        out["time_to_target_reached"] = len(times)
+    if any(h.get("val_acc") for h in runs):
+        out["test_acc_at_best_val_mean"], out["test_acc_at_best_val_std"] = stats.mean_std(
+            [epochs.at_best_val(h) for h in runs])
+    return out
 
 
 COLUMNS = ("n", "test best %", "95% CI", "test final %", "train best %", "params", "epochs",
@@ -113,8 +132,24 @@ def cells(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         pct(r, "test_acc_final"), pct(r, "train_acc_best"),
         f"{r['params']:,}" if isinstance(r["params"], int) else str(r["params"]),
         str(r["epochs"]), f"{r['epoch_time_s']:.1f}", p_cell(r), _p_holm(r), _diff(r, i == 0)]
-        for i, r in enumerate(rows.to_dict("records"))]
-    return pd.DataFrame(out, columns=[*by, *COLUMNS])
+        + _history_cells(r) for i, r in enumerate(rows.to_dict("records"))]
+    extra = []
+    if "time_to_target" in rows:
+        extra.append(f"s to {rows['time_to_target'].iloc[0]:.2%} (reached)")
+    if "test_acc_at_best_val_mean" in rows:
+        extra.append("test @ best val %")
+    return pd.DataFrame(out, columns=[*by, *COLUMNS, *extra])
+
+
+def _history_cells(r: dict) -> list[str]:
+    out = []
+    if "time_to_target" in r:
+        mean, std = r["time_to_target_mean_s"], r["time_to_target_std_s"]
+        seconds = "—" if _missing(mean) else f"{mean:.1f} ± {std:.1f}"
+        out.append(f"{seconds} ({r['time_to_target_reached']}/{r['n']})")
+    if "test_acc_at_best_val_mean" in r:
+        out.append(f"{r['test_acc_at_best_val_mean'] * 100:.2f} ± {r['test_acc_at_best_val_std'] * 100:.2f}")
+    return out
 
 
 def _missing(v) -> bool:
@@ -182,11 +217,17 @@ def conditions(found, by: tuple[str, ...]) -> list[str]:
 
 
 def compare(experiment: str | None, sweep: str | None, filter_string: str = "",
-            by: tuple[str, ...] = (), fmt: str = "table", curves: bool = False) -> Comparison:
-    """The whole `tracker compare`: select the runs, group them, aggregate, render."""
+            by: tuple[str, ...] = (), fmt: str = "table", curves: bool = False,
+            target: float | None = None) -> Comparison:
+    """The whole `tracker compare`: select the runs, group them, aggregate, render. target:
+    also the training seconds each condition took to reach that test accuracy."""
+    target = None if target is None else epochs.parse_target(target)
     found = query.select(experiment, sweep, filter_string)
     keys = conditions(found, by)
-    rows, excluded = aggregate(found.runs, keys)
+    history = None
+    if target is not None or any("val_acc" in r.metrics for r in found.runs):
+        history = query.histories([r.run_id for r in found.runs], epochs.HISTORY_KEYS)
+    rows, excluded = aggregate(found.runs, keys, target, history)
     figure = condition_curves(found.runs, keys) if curves or fmt == "html" else None
     return Comparison(render(rows, keys, fmt, figure), footnote(excluded), figure)
 

@@ -38,4 +38,4 @@ def parse_target(value: float) -> float:
 
         raise UserError(f"--target {value}: expected a test accuracy, as a fraction (0.994) or a "
                         "percentage (99.4)")
-    return value / 100 if value > 1 else value
+    return round(value / 100, 12) if value > 1 else value  # 99.4 / 100 is 0.9940000000000001
