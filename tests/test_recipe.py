@@ -121,7 +121,7 @@ def test_tta_shifts_and_averages():
 
 @pytest.mark.parametrize("norm", ["batch", "layer", "group"])
 def test_mnist_fast_under_20k(norm):
-    assert count_params(build_model(make_config({"arch": "mnist-fast", "norm": norm})))[0] < 20_000
+    assert count_params(build_model(make_config({"arch": "mnist-fast", "norm": norm}))) == (18_928, 18_928)
 
 
 def test_run_with_every_knob_logs_val_metrics(tiny):
