@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy import stats as sp
 
-from helpers import cli, store_client
-from test_compare import BEST, _run
+from helpers import cli
+from test_compare import BEST, experiment  # noqa: F401  (the fixture)
 from tracker import stats
 
 
@@ -52,18 +52,9 @@ def test_difference_interval_edge_cases():
     assert stats.diff_ci95([0.5, 0.5], [0.4, 0.4]) == pytest.approx((0.1, 0.1, 0.1))
 
 
-@pytest.fixture
-def hand():
-    c = store_client()
-    exp = c.create_experiment("hand")
-    for norm, values in BEST.items():
-        for seed, best in enumerate(values, 1):
-            _run(c, exp, norm, seed, best)
-    return "hand"
-
-
-def test_compare_json_csv_and_markdown_carry_holm_and_the_difference(hand):
-    rows = json.loads(cli("compare", "--experiment", hand, "--format", "json").stdout)
+@pytest.mark.usefixtures("experiment")  # test_compare's runs, in the experiment "hand"
+def test_compare_json_csv_and_markdown_carry_holm_and_the_difference():
+    rows = json.loads(cli("compare", "--experiment", "hand", "--format", "json").stdout)
     assert [r["norm"] for r in rows] == ["batch", "layer", "group"]
     p_layer = sp.ttest_ind(BEST["layer"], BEST["batch"], equal_var=False).pvalue
     # one valid comparison (group has n = 1): Holm leaves it as it is
@@ -75,9 +66,9 @@ def test_compare_json_csv_and_markdown_carry_holm_and_the_difference(hand):
     assert rows[0]["diff_vs_best"] == 0 and rows[0]["diff_ci_low"] is None
     assert rows[2]["diff_vs_best"] == pytest.approx(0.960 - np.mean(BEST["batch"]), abs=1e-12)
     assert rows[2]["diff_ci_low"] is None  # n = 1: no interval
-    csv = cli("compare", "--experiment", hand, "--format", "csv").stdout.splitlines()[0].split(",")
+    csv = cli("compare", "--experiment", "hand", "--format", "csv").stdout.splitlines()[0].split(",")
     assert {"p_holm", "diff_vs_best", "diff_ci_low", "diff_ci_high"} <= set(csv)
-    md = cli("compare", "--experiment", hand, "--format", "markdown").stdout.splitlines()
+    md = cli("compare", "--experiment", "hand", "--format", "markdown").stdout.splitlines()
     assert md[0].endswith("| p vs best | p Holm | Δ vs best (95% CI), pp |")
     layer = md[3].split(" | ")
     d = (np.mean(BEST["layer"]) - np.mean(BEST["batch"])) * 100

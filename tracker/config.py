@@ -30,7 +30,7 @@ class ConfigError(UserError, ValueError):
 
 
 ARCHS = ("s8", "dws", "novice", "fashion-v1", "fashion-v1-5-5", "fashion-v1-5-5-bn",
-         "resnet18", "mnist-small")
+         "resnet18", "mnist-small", "mnist-fast")
 NORMS = ("batch", "layer", "group", "none")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("none", "step", "onecycle")
@@ -55,6 +55,12 @@ class RunConfig:
     schedule: str = "onecycle"  # none | step | onecycle
     step_size: int = 6  # epochs between step decays
     gamma: float = 0.1  # step decay factor
+    warmup: float = 0.3  # onecycle: fraction of the steps spent rising to the peak lr
+    nesterov: bool = False  # sgd only
+    label_smoothing: float = 0.0  # cross-entropy target smoothing in [0, 1); 0 = off
+    ema: float = 0.0  # decay of an exponential moving average of the weights, per step; 0 = off
+    tta: bool = False  # evaluate on the mean of the logits of the image and 4 one-pixel shifts
+    val_split: float = 0.0  # fraction of the training set held out as validation, per class
     dropout: float = 0.05
     augment: str = "none"  # none | albumentations (seed 001) | shift | crop-flip (batched)
     seed: int = 1
@@ -129,8 +135,11 @@ def validate(cfg: RunConfig) -> None:
     for key in ("momentum", "weight_decay", "train_limit", "test_limit"):
         if getattr(cfg, key) < 0:
             raise ConfigError(f"config key '{key}': must be >= 0, got {getattr(cfg, key)}")
-    if not 0 <= cfg.dropout < 1:
-        raise ConfigError(f"config key 'dropout': must be in [0, 1), got {cfg.dropout}")
+    for key in ("dropout", "label_smoothing", "ema", "val_split"):
+        if not 0 <= getattr(cfg, key) < 1:
+            raise ConfigError(f"config key '{key}': must be in [0, 1), got {getattr(cfg, key)}")
+    if not 0 < cfg.warmup < 1:
+        raise ConfigError(f"config key 'warmup': must be in (0, 1), got {cfg.warmup}")
     if cfg.max_params is not None and cfg.max_params <= 0:
         raise ConfigError(f"config key 'max_params': must be a positive integer, got {cfg.max_params}")
     if cfg.arch == "fashion-v1-5-5-bn" and cfg.norm != "batch":

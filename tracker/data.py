@@ -115,6 +115,20 @@ def _pickle_problem(path: Path) -> str | None:
     return None
 
 
+def split_val(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
+    """(train, val): `fraction` of each class held out, drawn with a generator seeded by `seed`,
+    so the same seed holds out the same images; both parts keep the original order."""
+    gen = torch.Generator().manual_seed(seed)
+    held = []
+    for c in torch.unique(split.labels):
+        idx = (split.labels == c).nonzero().flatten()
+        held.append(idx[torch.randperm(len(idx), generator=gen)[:round(len(idx) * fraction)]])
+    keep = torch.ones(len(split), dtype=torch.bool)
+    keep[torch.cat(held)] = False
+    return (Split(split.images[keep].contiguous(), split.labels[keep]),
+            Split(split.images[~keep].contiguous(), split.labels[~keep]))
+
+
 class Batches:
     """Shuffled, normalized, optionally augmented batches from a Split on one device.
 

@@ -22,12 +22,14 @@ from .config import ConfigError, RunConfig
 from .settings import store_root
 from .signals import Interrupted, SignalGuard
 from .tracking import names
-from .data import EVAL_BATCH, Batches, Split, load_split
+from .data import EVAL_BATCH, Batches, Split, load_split, split_val
+from .ema import EMA
 from .models import IN_SHAPE, build_model, count_params, receptive_field
 from .train import (channels_last, effective_precision, evaluate, make_optimizer, make_scheduler,
                     pick_device, set_threads, train_epoch)
 
 METRICS = names.EPOCH_METRICS
+VAL_METRICS = ("val_loss", "val_acc")  # only when cfg.val_split > 0
 
 @dataclass
 class Prepared:
@@ -39,6 +41,7 @@ class Prepared:
     params: dict
     precision: str  # what the device runs: bf16 falls back to fp32 where unsupported
     channels_last: bool
+    val: Split | None = None  # held out of the training set when cfg.val_split > 0
 
 
 def seed_everything(seed: int) -> None:
@@ -76,6 +79,7 @@ def prepare(cfg: RunConfig, threads: int | None = None) -> Prepared:
     model, counts = describe(cfg)
     train = load_split(cfg.dataset, cfg.data_dir, True, cfg.download, cfg.train_limit)
     test = load_split(cfg.dataset, cfg.data_dir, False, cfg.download, cfg.test_limit)
+    train, val = split_val(train, cfg.val_split, cfg.seed) if cfg.val_split else (train, None)
     fits.check(model, IN_SHAPE[cfg.dataset], cfg.batch_size, len(train),
                train.images.numel() + test.images.numel(), device)
     precision = effective_precision(device, cfg.precision)
@@ -86,7 +90,7 @@ def prepare(cfg: RunConfig, threads: int | None = None) -> Prepared:
               "precision_used": precision, "channels_last": str(layout),
               "torch_version": torch.__version__,
               **{f"{p}_version": version(p) for p in ("torchvision", "mlflow")}}
-    return Prepared(cfg, device, model, train, test, params, precision, layout)
+    return Prepared(cfg, device, model, train, test, params, precision, layout, val)
 
 
 def summary_text(cfg: RunConfig, model: torch.nn.Module) -> str:
@@ -183,7 +187,8 @@ def _example(p: Prepared) -> np.ndarray:
 def _epoch_summary(history: dict, epoch: int) -> dict:
     """What an epoch logs, derived from the history alone (so it can be replayed)."""
     i = epoch - 1
-    return {**{k: history[k][i] for k in METRICS},
+    val = {"val_acc_best": max(history["val_acc"][:epoch])} if "val_acc" in history else {}
+    return {**{k: history[k][i] for k in METRICS + VAL_METRICS if k in history}, **val,
             "test_acc_best": max(history["test_acc"][:epoch]),
             "train_acc_best": max(history["train_acc"][:epoch]),
             "epoch_time_mean_s": sum(history["epoch_time_s"][:epoch]) / epoch}
@@ -198,10 +203,13 @@ def _fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> None:
     train = Batches(p.train, cfg.dataset, cfg.batch_size, device, shuffle=True,
                     augment=cfg.augment, seed=cfg.seed, channels_last=p.channels_last)
     test = Batches(p.test, cfg.dataset, EVAL_BATCH, device, channels_last=p.channels_last)
+    val = None if p.val is None else Batches(p.val, cfg.dataset, EVAL_BATCH, device,
+                                              channels_last=p.channels_last)
+    ema = EMA(model, cfg.ema) if cfg.ema else None
     optimizer = make_optimizer(cfg, model)
     scheduler, per_batch = make_scheduler(cfg, optimizer, len(train))
     ckpt_dir = store_root() / "checkpoints" / run.run_id
-    history: dict[str, list[float]] = {k: [] for k in METRICS}
+    history: dict[str, list[float]] = {k: [] for k in METRICS + (VAL_METRICS if val is not None else ())}
     start = 1
     if state is not None:
         model.load_state_dict(state["model"])
@@ -209,6 +217,8 @@ def _fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> None:
         if scheduler is not None:
             scheduler.load_state_dict(state["scheduler"])
         checkpoint.restore_rng(state["rng"], train.generator)
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
         history, start = state["history"], state["epoch"] + 1
         logged = run.logged_steps("test_acc")
         for epoch in range(1, start):  # steps a hard kill left unlogged
@@ -218,16 +228,21 @@ def _fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> None:
         t0 = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         metrics = train_epoch(step, train, optimizer, scheduler, per_batch, p.precision,
-                              cfg.stop_on_nan, desc=f"{cfg.name} epoch {epoch}/{cfg.epochs}")
-        metrics.update(evaluate(step, test, p.precision, keep=epoch == cfg.epochs))
+                              cfg.stop_on_nan, desc=f"{cfg.name} epoch {epoch}/{cfg.epochs}",
+                              label_smoothing=cfg.label_smoothing, ema=ema)
+        judged = step if ema is None else ema.model  # the weights evaluated, and logged at the end
+        metrics.update(evaluate(judged, test, p.precision, cfg.tta, keep=epoch == cfg.epochs))
+        if val is not None:
+            metrics.update(evaluate(judged, val, p.precision, cfg.tta, prefix="val"))
         metrics.update(lr=lr, epoch_time_s=time.perf_counter() - t0)
         improved = not history["test_acc"] or metrics["test_acc"] > max(history["test_acc"])
-        for k in METRICS:
+        for k in history:
             history[k].append(metrics[k])
         with guard.critical():  # a signal here waits until the epoch is saved and logged
             state = {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                      "scheduler": scheduler.state_dict() if scheduler else {},
-                     "history": history, "config": dataclasses.asdict(cfg), "rng": checkpoint.rng_state(train.generator)}
+                     "history": history, "config": dataclasses.asdict(cfg), "rng": checkpoint.rng_state(train.generator),
+                     **({} if ema is None else {"ema": ema.state_dict()})}
             last = checkpoint.save_atomic(state, ckpt_dir / "last.pt")
             # the checkpoint goes first: an epoch's metrics on the server mean its checkpoint is
             # there too, so a resume on another node never re-trains an epoch already logged
@@ -239,6 +254,8 @@ def _fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> None:
               f"train_acc {metrics['train_acc']:.2%} test_loss {metrics['test_loss']:.4f} "
               f"test_acc {metrics['test_acc']:.2%} ({metrics['epoch_time_s']:.1f}s)", flush=True)
     run.log_figure(plots.curves(history, cfg.name), "curves.png")
+    if ema is not None:  # the logged model is the one that was evaluated
+        model.load_state_dict(ema.state_dict())
     _log_final(p, run, metrics if start <= cfg.epochs else {})
 
 

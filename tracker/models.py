@@ -94,6 +94,17 @@ def mnist_small(cin, norm, groups, dropout):
         nn.AdaptiveAvgPool2d(1), nn.Conv2d(16, NUM_CLASSES, 1, bias=False), nn.Flatten())
 
 
+def mnist_fast(cin, norm, groups, dropout):
+    """ours: 18,928 params for every norm (under 20k); pooled early, so its convs see fewer
+    pixels than mnist-small's: about 2x the training images/s on our CPU."""
+    b = partial(ConvBlock, norm=norm, groups=groups, dropout=dropout, bias=False)
+    return nn.Sequential(
+        b(cin, 16), nn.MaxPool2d(2),
+        b(16, 32), b(32, 32), nn.MaxPool2d(2),
+        b(32, 16),
+        nn.AdaptiveAvgPool2d(1), nn.Conv2d(16, NUM_CLASSES, 1, bias=False), nn.Flatten())
+
+
 def fashion(cin, norm, groups, dropout, *, stages, dense, padding, in_hw):
     """seed 004: conv stages, a norm after each stage's last conv, then dense layers."""
     feats: list[nn.Module] = []
@@ -148,6 +159,8 @@ def build_model(cfg: RunConfig) -> nn.Module:
         return novice(*args)
     if cfg.arch == "mnist-small":
         return mnist_small(*args)
+    if cfg.arch == "mnist-fast":
+        return mnist_fast(*args)
     if cfg.arch == "fashion-v1":
         return fashion(*args, stages=[[1], [1]], dense=[64, 32], padding=0, in_hw=(h, w))
     if cfg.arch in ("fashion-v1-5-5", "fashion-v1-5-5-bn"):

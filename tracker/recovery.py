@@ -87,7 +87,7 @@ def model_from_checkpoint(run_id: str) -> tuple[torch.nn.Module, np.ndarray]:
     state = checkpoint.load(store_root() / "checkpoints" / run_id / "last.pt")
     cfg = make_config(state["config"])
     model = build_model(cfg)
-    model.load_state_dict(state["model"])
+    model.load_state_dict(state.get("ema", state["model"]))  # the weights that were evaluated
     gen = torch.Generator().manual_seed(0)
     return model.eval(), torch.randn(2, *IN_SHAPE[cfg.dataset], generator=gen).numpy()
 

@@ -86,14 +86,15 @@ def make_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                           weight_decay=cfg.weight_decay)
+                           weight_decay=cfg.weight_decay, nesterov=cfg.nesterov)
 
 
 def make_scheduler(cfg: RunConfig, optimizer, steps_per_epoch: int):
     """Returns (scheduler or None, steps per batch?)."""
     if cfg.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch), True
+            optimizer, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch,
+            pct_start=cfg.warmup), True
     if cfg.schedule == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, cfg.step_size, cfg.gamma), False
     return None, False
@@ -105,7 +106,9 @@ def _autocast(device: torch.device, precision: str):
 
 
 def train_epoch(model, batches: Batches, optimizer, scheduler, per_batch: bool,
-                precision: str = "fp32", stop_on_nan: bool = True, desc: str = "") -> dict:
+                precision: str = "fp32", stop_on_nan: bool = True, desc: str = "",
+                label_smoothing: float = 0.0, ema=None) -> dict:
+    """One pass over `batches`; `ema` (tracker.ema.EMA) is updated after each step."""
     model.train()
     device = batches.device
     loss_sum = torch.zeros((), device=device)
@@ -116,10 +119,12 @@ def train_epoch(model, batches: Batches, optimizer, scheduler, per_batch: bool,
     for i, (x, y) in enumerate(bar):
         with _autocast(device, precision):
             logits = model(x)
-            loss = nn.functional.cross_entropy(logits, y)
+            loss = nn.functional.cross_entropy(logits, y, label_smoothing=label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if ema is not None:
+            ema.update()
         if scheduler is not None and per_batch:
             scheduler.step()
         loss_sum += loss.detach() * len(y)
@@ -136,22 +141,46 @@ def train_epoch(model, batches: Batches, optimizer, scheduler, per_batch: bool,
     return {"train_loss": loss_sum.item() / seen, "train_acc": correct.item() / seen}
 
 
+# test-time augmentation: the image and its one-pixel shifts (dy, dx); no flips, digits have a side
+TTA_SHIFTS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
+
+
+def shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Translate a batch by (dy, dx) pixels, repeating the border (the background on MNIST)."""
+    if not dy and not dx:
+        return x
+    h, w = x.shape[-2:]
+    layout = torch.channels_last if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) \
+        else torch.contiguous_format
+    padded = nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")
+    return padded[..., 1 - dy:1 - dy + h, 1 - dx:1 - dx + w].contiguous(memory_format=layout)
+
+
+def predict(model, x: torch.Tensor, tta: bool = False) -> torch.Tensor:
+    """Logits; with `tta`, the mean of the logits over TTA_SHIFTS."""
+    if not tta:
+        return model(x).float()
+    return torch.stack([model(shift(x, dy, dx)).float() for dy, dx in TTA_SHIFTS]).mean(0)
+
+
 @torch.no_grad()
-def evaluate(model, batches: Batches, precision: str = "fp32", keep: bool = False) -> dict:
-    """Test loss and accuracy; keep=True also returns the predictions, in the split's order
-    (the final epoch's, which the run's confusion matrix and gallery are made of)."""
+def evaluate(model, batches: Batches, precision: str = "fp32", tta: bool = False,
+             prefix: str = "test", keep: bool = False) -> dict:
+    """Loss and accuracy on a split (named by `prefix`); keep=True also returns the
+    predictions, in the split's order (the final epoch's, which the run's confusion matrix and
+    gallery are made of)."""
     model.eval()
     loss_sum, correct, seen, kept = 0.0, 0, 0, []
     for x, y in batches:
         with _autocast(batches.device, precision):
-            logits = model(x)
-        loss_sum += nn.functional.cross_entropy(logits.float(), y, reduction="sum").item()
+            logits = predict(model, x, tta)
+        loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
         predicted = logits.argmax(1)
         correct += (predicted == y).sum().item()
         seen += len(y)
         if keep:
             kept.append(predicted)
-    out = {"test_loss": loss_sum / seen, "test_acc": correct / seen}
+    out = {f"{prefix}_loss": loss_sum / seen, f"{prefix}_acc": correct / seen}
     if keep:
         out["predictions"] = torch.cat(kept).cpu()
     return out

@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 
 from ..config import UserError
-from ..settings import URI_ENV, store_root, tracking_uri
+from ..settings import URI_ENV, embedded_uri, store_root, tracking_uri
 
 __all__ = ["TrackingError", "tracking_uri", "local_uri", "is_local", "redact", "check_reachable",
            "server_up"]
@@ -26,7 +26,7 @@ def is_local(uri: str) -> bool:
 def local_uri() -> str:
     """The tracking URI, with the embedded store's folder made when it is the one in use."""
     uri = tracking_uri()
-    if uri.startswith("sqlite:///") and uri.endswith(str(store_root() / "mlflow.db")):
+    if uri == embedded_uri():
         store_root().mkdir(parents=True, exist_ok=True)
     return uri
 
