@@ -130,7 +130,7 @@ def restart(what, seconds: float) -> None:
                       "-k", str(what.sock), "-c", "listen_addresses=127.0.0.1"]),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     while subprocess.run([str(what.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(what.port)],
-                         capture_output=True).returncode:
+                         capture_output=True, check=False).returncode:
         time.sleep(0.3)
 
 
@@ -220,16 +220,25 @@ def case(url: str, backend: str, n: int, args, tmp: Path, fault=None) -> dict:
     return row
 
 
-def stack(backend: str, tmp: Path):
-    """The servers for one backend; the last one is the mlflow server."""
-    log = tmp / f"mlflow-{backend}.log"
+def stack(backend: str, tmp: Path, db_pool: int):
+    """The servers for one backend; the last one is the mlflow server. MLflow's default pool (5 +
+    10 connections per server worker) wedges under load: log-batch holds one connection and opens
+    a nested session for a second, so 15 concurrent calls out of uvicorn's 40 threads wait forever."""
+    log, pool = tmp / f"mlflow-{backend}.log", {}
+    if db_pool:  # room for every thread's two connections
+        pool = {"MLFLOW_SQLALCHEMYSTORE_POOL_SIZE": "20", "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW": str(db_pool - 20)}
     if backend == "sqlite":
-        return [MlflowServer(f"sqlite:///{tmp}/mlflow.db", str(tmp / "artifacts"), log=log).start()]
+        return [MlflowServer(f"sqlite:///{tmp}/mlflow.db", str(tmp / "artifacts"), log=log, env=pool).start()]
     pg, s3 = Postgres().start(), MotoS3("mlflow").start()
+    if db_pool:  # 4 workers x db_pool, above PostgreSQL's default 100
+        with __import__("psycopg").connect(host="127.0.0.1", port=pg.port, user="tracker", dbname="mlflow",
+                                           autocommit=True) as conn:
+            conn.execute(f"ALTER SYSTEM SET max_connections = {4 * db_pool + 20}")
+        restart(pg, 0)
     flags = stack_flags(pg.uri.replace("postgresql://", "postgresql+psycopg://"), s3.bucket)
     server = MlflowServer(flags["--backend-store-uri"], flags["--artifacts-destination"], log=log,
                           extra=["--serve-artifacts", "--workers", "4"],  # click keeps the last --workers
-                          env={**S3_ENV, "MLFLOW_S3_ENDPOINT_URL": s3.url})
+                          env={**S3_ENV, "MLFLOW_S3_ENDPOINT_URL": s3.url, **pool})
     return [pg, s3, server.start()]
 
 
@@ -247,11 +256,14 @@ def main() -> None:
     ap.add_argument("--fault-seconds", type=float, default=30, help="how long it stays down (default: 30)")
     ap.add_argument("--procs", type=int, default=4, help="processes the runs are split over (default: 4)")
     ap.add_argument("--artifact-kb", type=int, default=200, help="checkpoint size per epoch (default: 200)")
+    ap.add_argument("--db-pool", type=int, default=80,
+                    help="SQLAlchemy connections per server worker, pool + overflow (default: 80; 0: "
+                         "mlflow's 5 + 10, which wedges at N = 32)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="server-load-"))
     rows = []
     for backend in args.backends:
-        servers = stack(backend, tmp)
+        servers = stack(backend, tmp, args.db_pool)
         try:
             for n in args.n:
                 fault = None

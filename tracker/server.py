@@ -47,9 +47,16 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
     raise UserError(f"mlflow server did not answer {url}/health within {timeout:.0f} s")
 
 
+# MLflow's default pool (5 + 10 connections a worker) froze a server with 32 runs logging at
+# once: a log-batch holds one connection and opens another (benchmarks/server_load.py)
+POOL = {"MLFLOW_SQLALCHEMYSTORE_POOL_SIZE": "20", "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW": "60"}
+
+
 def start(cmd: list[str], env: dict | None = None, log=None) -> subprocess.Popen:
     """In a process group of its own, so that it can be stopped as a whole."""
-    return subprocess.Popen(cmd, start_new_session=True, env={**os.environ, **mlflow_env(), **(env or {})},
+    pool = {k: os.environ.get(k, v) for k, v in POOL.items()}
+    return subprocess.Popen(cmd, start_new_session=True,
+                            env={**os.environ, **mlflow_env(), **pool, **(env or {})},
                             stdout=log, stderr=subprocess.STDOUT if log else None)
 
 
