@@ -38,7 +38,7 @@ def exclusions(frame: pd.DataFrame) -> pd.Series:
     """Why a run does not count (empty string: it counts)."""
     best = frame["_test_acc_best"]
     reason = pd.Series("", index=frame.index)
-    reason[~best.apply(math.isfinite)] = "non-finite test accuracy"
+    reason[~np.isfinite(best.to_numpy())] = "non-finite test accuracy"
     reason[~frame["_has_best"].astype(bool)] = "no test accuracy"
     finished = frame["_status"] == "FINISHED"
     reason[~finished] = "status " + frame.loc[~finished, "_status"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import sqlite3
 import urllib.error
@@ -74,9 +75,9 @@ def read_sqlite(db: Path, experiment: str | None, sweep: str | None) -> Selectio
             runs[rid].params[key] = value
         for key, value, rid in con.execute(f"select key, value, run_uuid from tags where {scope}", (exp_id,)):
             runs[rid].tags[key] = value
-        for key, value, is_nan, rid in con.execute(
+        for key, value, is_nan, rid in con.execute(  # MLflow stored +-inf as +-FLOAT_MAX already
                 f"select key, value, is_nan, run_uuid from latest_metrics where {scope}", (exp_id,)):
-            runs[rid].metrics[key] = metric_value(value, bool(is_nan))
+            runs[rid].metrics[key] = math.nan if is_nan else value
     finally:
         con.close()
     if sweep_tags is not None:
