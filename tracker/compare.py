@@ -22,13 +22,15 @@ METRICS = ("test_acc_best", "test_acc", "train_acc_best", "epoch_time_mean_s")
 def runs_frame(runs: list[RunRecord], by: list[str]) -> pd.DataFrame:
     """One row a run: its condition (the `by` columns), then its id, status and the metrics
     compare reads, each prefixed `_` (MLflow's +-inf, stored as +-FLOAT_MAX, back to infinities)."""
-    rows = [{**{k: r.params.get(k, "") for k in by}, "_run_id": r.run_id, "_status": r.status,
-             "_has_best": "test_acc_best" in r.metrics,
-             "_params_total": r.params.get("params_total", ""), "_epochs": r.params.get("epochs", ""),
-             **{"_" + m: r.metrics.get(m, math.nan) for m in METRICS}} for r in runs]
+    columns = {k: [r.params.get(k, "") for r in runs] for k in by}  # built by column: fast
+    columns.update(_run_id=[r.run_id for r in runs], _status=[r.status for r in runs],
+                   _has_best=[("test_acc_best" in r.metrics) for r in runs],
+                   _params_total=[r.params.get("params_total", "") for r in runs],
+                   _epochs=[r.params.get("epochs", "") for r in runs])
     cols = ["_" + m for m in METRICS]
-    frame = pd.DataFrame(rows, columns=[*by, "_run_id", "_status", "_has_best", "_params_total",
-                                        "_epochs", *cols])
+    for m, col in zip(METRICS, cols):
+        columns[col] = np.array([r.metrics.get(m, math.nan) for r in runs], dtype=float)
+    frame = pd.DataFrame(columns)
     values = frame[cols].astype(float)
     frame[cols] = values.where(values.abs() < FLOAT_MAX, np.sign(values) * np.inf)
     return frame

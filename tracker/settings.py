@@ -25,7 +25,8 @@ def mlflow_env() -> dict[str, str]:
     (a hung server must not hang a run), and no usage telemetry unless TRACKER_TELEMETRY=1
     (tracker calls no host but the tracking server, a Ray cluster and dataset downloads)."""
     env = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "10", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-           "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
+           "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+           "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}  # a few small files: no bar each
     if os.environ.get(TELEMETRY_ENV) != "1":
         env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     return {k: os.environ.get(k, v) for k, v in env.items()}

@@ -5,14 +5,10 @@ report, as artifacts of a sweep's parent run, next to its runs in the MLflow UI)
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from .client import client, edge
 from .store import fetch_artifact
-
-# a report downloads a handful of small files: no progress bar per file on stderr
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def fetch(run_id: str, paths: tuple[str, ...], dest: Path) -> dict[str, Path]:
