@@ -41,11 +41,6 @@ class Outcomes:
         return (self.matrix.diag().float() / self.matrix.sum(1).clamp(min=1)).tolist()
 
 
-def _figure(run, figure, name: str) -> None:
-    run.log_figure(figure, name)  # written to disk before this returns
-    plots.plt.close(figure)
-
-
 def log(run, step: int, dataset: str, images: torch.Tensor, true: torch.Tensor,
         predicted: torch.Tensor) -> Outcomes:
     """Log the outcomes of `predicted` against `true` (the test split's order) at `step`."""
@@ -54,12 +49,12 @@ def log(run, step: int, dataset: str, images: torch.Tensor, true: torch.Tensor,
     out = Outcomes(confusion(true, predicted, len(classes)))
     run.log_metrics(step, {f"{names.CLASS_ACC}{i}": a for i, a in enumerate(out.per_class)})
     run.log_text(json.dumps({"classes": classes, "matrix": out.matrix.tolist()}), names.CONFUSION_JSON)
-    _figure(run, plots.confusion(out.matrix.numpy(), classes), names.CONFUSION_PNG)
+    run.log_figure(plots.confusion(out.matrix.numpy(), classes), names.CONFUSION_PNG)
     wrong = (predicted != true).nonzero().flatten()
     shown = wrong[:GALLERY]
     run.log_text(json.dumps({"classes": classes, "n": len(true), "misclassified": len(wrong),
                              "indices": shown.tolist(), "predicted": predicted[shown].tolist(),
                              "true": true[shown].tolist()}), names.MISCLASSIFIED_JSON)
-    _figure(run, plots.gallery(images[shown], predicted[shown].tolist(), true[shown].tolist(), classes),
+    run.log_figure(plots.gallery(images[shown], predicted[shown].tolist(), true[shown].tolist(), classes),
             names.MISCLASSIFIED_PNG)
     return out

@@ -1,15 +1,13 @@
 """Accuracy and loss curves as PNG (matplotlib, no display)."""
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # not pyplot: no GUI, no global registry of open figures
 
 
 def curves(history: dict[str, list[float]], title: str):
     """One figure: accuracy and loss per epoch, train and test."""
-    fig, (acc, loss) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    acc, loss = fig.subplots(1, 2)
     epochs = range(1, len(history["test_acc"]) + 1)
     for split in ("train", "test"):
         acc.plot(epochs, history[f"{split}_acc"], marker="o", label=split)
@@ -28,7 +26,8 @@ def condition_curves(series: dict[str, list[dict[str, list[float]]]]):
     """Test accuracy and loss per epoch, one line per condition, a band of ± one std across seeds."""
     import numpy as np
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))
+    axes = fig.subplots(1, 2)
     for label, runs in series.items():
         for ax, key in zip(axes, ("test_acc", "test_loss")):
             length = min(len(r[key]) for r in runs)
@@ -46,7 +45,8 @@ def condition_curves(series: dict[str, list[dict[str, list[float]]]]):
 
 
 def confusion(matrix, classes: tuple[str, ...]):
-    fig, ax = plt.subplots(figsize=(7, 6))
+    fig = Figure(figsize=(7, 6))
+    ax = fig.subplots()
     im = ax.imshow(matrix, cmap="Blues")
     ax.set(xticks=range(len(classes)), yticks=range(len(classes)), xlabel="predicted",
            ylabel="true", title="confusion matrix")
@@ -65,7 +65,8 @@ def gallery(images, predicted, true, classes: tuple[str, ...], cols: int = 5):
     """Misclassified images with predicted and true labels (seed 002), uint8 N x C x H x W."""
     n = len(images)
     rows = max(1, -(-n // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(2 * cols, 2.3 * rows), squeeze=False)
+    fig = Figure(figsize=(2 * cols, 2.3 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, img, p, t in zip(axes.flat, images, predicted, true):
