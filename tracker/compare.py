@@ -234,6 +234,11 @@ def compare(experiment: str | None, sweep: str | None, filter_string: str = "",
     return Comparison(render(rows, keys, fmt, figure), footnote(excluded), figure)
 
 
+def label(by: list[str], values) -> str:
+    """A condition's name: norm=batch precision=bf16."""
+    return " ".join(f"{k}={v}" for k, v in zip(by, values))
+
+
 def condition_curves(runs: list[RunRecord], by: list[str]):
     """Test accuracy and loss per epoch, mean ± std across the seeds of each counted condition."""
     from . import plots
@@ -244,6 +249,5 @@ def condition_curves(runs: list[RunRecord], by: list[str]):
     series = {}
     for key, group in counted.groupby(by, sort=False):
         key = key if isinstance(key, tuple) else (key,)
-        label = " ".join(f"{k}={v}" for k, v in zip(by, key))
-        series[label] = [hist[rid] for rid in group["_run_id"]]
+        series[label(by, key)] = [hist[rid] for rid in group["_run_id"]]
     return plots.condition_curves(series)

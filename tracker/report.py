@@ -176,10 +176,10 @@ def build(experiment: str | None, sweep: str | None, by: tuple[str, ...], out_di
     if not counted:
         raise UserError(f"no run of {'sweep ' + sweep if sweep else 'experiment ' + repr(experiment)} "
                                 "FINISHED with a test accuracy; there is nothing to report")
-    labels = [" ".join(f"{k}={r[k]}" for k in keys) for r in rows.to_dict("records")]
+    labels = [compare.label(keys, [r[k] for k in keys]) for r in rows.to_dict("records")]
     groups = {lab: [] for lab in labels}
     for r in counted:
-        groups[" ".join(f"{k}={r.params.get(k, '')}" for k in keys)].append(r)
+        groups[compare.label(keys, [r.params.get(k, "") for k in keys])].append(r)
     footnote = compare.footnote(excluded)
     sweep_name = counted[0].tags.get(names.SWEEP) if sweep else None
     title = f"{found.experiment}: " + " vs ".join(labels)
