@@ -59,7 +59,7 @@ class RunConfig:
     nesterov: bool = False  # sgd only
     label_smoothing: float = 0.0  # cross-entropy target smoothing in [0, 1); 0 = off
     ema: float = 0.0  # decay of an exponential moving average of the weights, per step; 0 = off
-    tta: bool = False  # evaluate on the mean of the logits of the image and 4 one-pixel shifts
+    tta: bool = False  # the final evaluation on the mean logits of the image and 4 one-pixel shifts
     val_split: float = 0.0  # fraction of the training set held out as validation, per class
     dropout: float = 0.05
     augment: str = "none"  # none | albumentations (seed 001) | shift | crop-flip (batched)

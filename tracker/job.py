@@ -231,9 +231,11 @@ def _fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> None:
                               cfg.stop_on_nan, desc=f"{cfg.name} epoch {epoch}/{cfg.epochs}",
                               label_smoothing=cfg.label_smoothing, ema=ema)
         judged = step if ema is None else ema.model  # the weights evaluated, and logged at the end
-        metrics.update(evaluate(judged, test, p.precision, cfg.tta, keep=epoch == cfg.epochs))
+        final = epoch == cfg.epochs
+        tta = cfg.tta and final  # 5x an evaluation's cost: paid once, for the figure reported
+        metrics.update(evaluate(judged, test, p.precision, tta, keep=final))
         if val is not None:
-            metrics.update(evaluate(judged, val, p.precision, cfg.tta, prefix="val"))
+            metrics.update(evaluate(judged, val, p.precision, tta, prefix="val"))
         metrics.update(lr=lr, epoch_time_s=time.perf_counter() - t0)
         improved = not history["test_acc"] or metrics["test_acc"] > max(history["test_acc"])
         for k in history:
