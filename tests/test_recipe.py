@@ -121,7 +121,7 @@ def test_tta_shifts_and_averages():
 
 @pytest.mark.parametrize("norm", ["batch", "layer", "group"])
 def test_mnist_fast_under_20k(norm):
-    assert count_params(build_model(make_config({"arch": "mnist-fast", "norm": norm}))) == (18_928, 18_928)
+    assert count_params(build_model(make_config({"arch": "mnist-fast", "norm": norm}))) == (19_274, 19_274)
 
 
 def test_run_with_every_knob_logs_val_metrics(tiny):
@@ -142,3 +142,19 @@ def test_no_val_metrics_without_val_split(tiny):
     assert cli("train", *sets(tiny)).exit_code == 0
     (run,) = all_runs()
     assert not {"val_acc", "val_loss", "val_acc_best"} & set(run.data.metrics)
+
+
+def test_tta_only_on_the_final_evaluation(tiny, monkeypatch):
+    """TTA costs 5 evaluations: a run pays it once, on the final epoch (the figure reported)."""
+    from tracker import job
+
+    calls, real = [], job.evaluate
+
+    def spy(model, batches, precision="fp32", tta=False, prefix="test", keep=False):
+        calls.append((prefix, tta, keep))
+        return real(model, batches, precision, tta, prefix, keep)
+
+    monkeypatch.setattr(job, "evaluate", spy)
+    result = cli("train", *sets({**tiny, "tta": True, "val_split": 0.1, "epochs": 2}))
+    assert result.exit_code == 0, result.output
+    assert calls == [("test", False, False), ("val", False, False), ("test", True, True), ("val", True, False)]

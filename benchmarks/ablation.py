@@ -1,0 +1,79 @@
+"""Issue 16's ablation: experiments/mnist-fast.toml's recipe, and the recipe with each trick
+turned off in turn, 3 seeds each, through `tracker sweep` and `tracker compare`.
+
+    .venv/bin/python benchmarks/ablation.py --data-dir ../shared/datasets --norm layer
+
+Each variant is the recipe file with one key changed and a grid of seeds only, run by
+`tracker sweep` into one experiment of a fresh store (--keep DIR keeps it); `tracker compare
+--by` those keys then makes one row per variant. The runs go one at a time.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TRACKER = [sys.executable, "-m", "tracker.cli"]
+RECIPE = ROOT / "experiments" / "mnist-fast.toml"
+OFF = {"augment": "none", "label_smoothing": 0.0, "ema": 0.0, "tta": False}  # each trick, off
+
+
+def tracker(args: list[str], env: dict) -> str:
+    out = subprocess.run(TRACKER + args, env=env, capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        sys.exit(f"tracker {' '.join(args)} failed:\n{out.stderr[-2000:]}")
+    return out.stdout
+
+
+def variant_file(folder: Path, name: str, base: dict, seeds: list[int]) -> Path:
+    """The recipe as a sweep file: its keys (one of them changed) and a grid of seeds."""
+    lines = [f"{k} = {json.dumps(v)}" for k, v in base.items()]  # JSON scalars are TOML scalars
+    path = folder / f"ablation-{name}.toml"
+    path.write_text("\n".join(lines + ["", "[grid]", f"seed = {json.dumps(seeds)}", ""]))
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", default="../shared/datasets")
+    ap.add_argument("--norm", default="layer", choices=["batch", "layer", "group"])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--keep", metavar="DIR", help="Keep the store and sweep files here.")
+    args = ap.parse_args()
+    recipe = {k: v for k, v in tomllib.loads(RECIPE.read_text()).items() if k != "grid"}
+    recipe.update(norm=args.norm, experiment="mnist-fast-ablation")
+    variants = {"recipe": {}, **{f"no-{k}": {k: v} for k, v in OFF.items()}}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(args.keep).resolve() if args.keep else Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "TRACKER_STORE": str(folder / "store"), "TRACKER_PROGRESS": "0"}
+        env.pop("MLFLOW_TRACKING_URI", None)
+        print(f"norm = {args.norm}, seeds {args.seeds}; each variant is experiments/mnist-fast.toml "
+              "with one key changed\n")
+        print("| variant | changed | `tracker sweep` wall time per run |")
+        print("| --- | --- | --- |")
+        for name, change in variants.items():
+            path = variant_file(folder, name, {**recipe, **change}, args.seeds)
+            t = time.perf_counter()
+            out = tracker(["sweep", str(path), "--data-dir", str(Path(args.data_dir).resolve())], env)
+            per_run = (time.perf_counter() - t) / len(args.seeds)
+            assert re.search(r"parent run \w+", out), out[-500:]
+            what = ", ".join(f"{k} = {json.dumps(v)}" for k, v in change.items()) or "none"
+            print(f"| {name} | {what} | {per_run:.1f} s |", flush=True)
+        by = ",".join(OFF)
+        table = tracker(["compare", "--experiment", "mnist-fast-ablation", "--by", by,
+                         "--format", "markdown"], env)
+        print(f"\n`tracker compare --experiment mnist-fast-ablation --by {by} --format markdown`:\n")
+        print(table)
+
+
+if __name__ == "__main__":
+    main()
