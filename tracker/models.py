@@ -97,7 +97,7 @@ def mnist_small(cin, norm, groups, dropout):
 def mnist_fast(cin, norm, groups, dropout, *, in_hw=(28, 28)):
     """ours: 19,274 params on MNIST for every norm (under 20k), for the demo and mnist-fast.toml.
     A 2x2 stride-2 patch stem (no 28x28 activations: about 2x the images/s of a 3x3 stem on our
-    CPU); channels in multiples of 16 (CPU BatchNorm in channels_last ran 3-5x slower on 8, 12 or
+    CPU); channels in multiples of 16 (CPU BatchNorm in channels_last ran 2-5x slower on 8, 12 or
     24 channels); and a head on the flattened 3x3 map, not global pooling, so it sees where each
     feature is (on a validation split LN and GN then matched BN; with pooling they trailed it)."""
     b = partial(ConvBlock, norm=norm, groups=groups, dropout=dropout, bias=False)

@@ -68,7 +68,7 @@ def effective_precision(device: torch.device, precision: str) -> str:
 # entry, by 1.07x (GN) to 1.40x (BN); in bf16 it won for BN and LN (1.25x to 1.30x), while
 # GroupNorm with 4 groups ran 1.4x to 1.7x faster contiguous. An entry that measures slower
 # elsewhere flips. BatchNorm's channels_last kernel is slow on channel counts that are not a
-# multiple of 16 (3-5x slower on 8, 12 and 24 on a Xeon; benchmarks/README.md): nets keep to 16s.
+# multiple of 16 (2-5x slower on 8, 12 and 24 on a Xeon; benchmarks/README.md): nets keep to 16s.
 _CHANNELS_LAST_CPU = {(norm, size, precision): not (norm == "group" and precision == "bf16")
                       for norm in ("batch", "layer", "group", "none") for size in ("small", "large")
                       for precision in ("fp32", "bf16")}
