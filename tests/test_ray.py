@@ -96,7 +96,7 @@ def test_ray_sweep_matches_a_local_sweep(head, server, tmp_path, mnist_dir):
     path = write_sweep(tmp_path / "grid.toml", mnist_dir, "ray-grid")
     env = {**os.environ, "MLFLOW_TRACKING_URI": server.url}
     ray = tracker("sweep", str(path), "--executor", "ray", "--address", head.address, env=env)
-    assert ray.returncode == 0, ray.stderr[-3000:]
+    assert ray.returncode == 0, ray.stdout[-3000:] + ray.stderr[-3000:]
     assert "4 runs, 0 already FINISHED, 4 to run" in ray.stdout
     assert "[run 4 of 4 done]" in ray.stdout and "4 finished, 0 skipped, 0 failed" in ray.stdout
     # the same file with the local executor, into the embedded store
