@@ -12,25 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import subprocess
-import sys
 import tempfile
-import time
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-TRACKER = [sys.executable, "-m", "tracker.cli"]
+from time_to_accuracy import ROOT, timed  # runs tracker in a subprocess; exits if it fails
+
 RECIPE = ROOT / "experiments" / "mnist-fast.toml"
 OFF = {"augment": "none", "label_smoothing": 0.0, "ema": 0.0, "tta": False}  # each trick, off
-
-
-def tracker(args: list[str], env: dict) -> str:
-    out = subprocess.run(TRACKER + args, env=env, capture_output=True, text=True, cwd=ROOT)
-    if out.returncode != 0:
-        sys.exit(f"tracker {' '.join(args)} failed:\n{out.stderr[-2000:]}")
-    return out.stdout
 
 
 def variant_file(folder: Path, name: str, base: dict, seeds: list[int]) -> Path:
@@ -62,17 +51,15 @@ def main() -> None:
         print("| --- | --- | --- |")
         for name, change in variants.items():
             path = variant_file(folder, name, {**recipe, **change}, args.seeds)
-            t = time.perf_counter()
-            out = tracker(["sweep", str(path), "--data-dir", str(Path(args.data_dir).resolve())], env)
-            per_run = (time.perf_counter() - t) / len(args.seeds)
-            assert re.search(r"parent run \w+", out), out[-500:]
+            seconds, _ = timed(["sweep", str(path), "--data-dir", str(Path(args.data_dir).resolve())], env)
+            per_run = seconds / len(args.seeds)  # a failed run fails the sweep, and timed exits
             what = ", ".join(f"{k} = {json.dumps(v)}" for k, v in change.items()) or "none"
             print(f"| {name} | {what} | {per_run:.1f} s |", flush=True)
         by = ",".join(OFF)
-        table = tracker(["compare", "--experiment", "mnist-fast-ablation", "--by", by,
-                         "--format", "markdown"], env)
+        _, table = timed(["compare", "--experiment", "mnist-fast-ablation", "--by", by,
+                          "--format", "markdown"], env)
         print(f"\n`tracker compare --experiment mnist-fast-ablation --by {by} --format markdown`:\n")
-        print(table)
+        print(table.stdout)
 
 
 if __name__ == "__main__":
