@@ -20,8 +20,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tracker.config import make_config  # noqa: E402
-from tracker.data import EVAL_BATCH, Batches, load_split  # noqa: E402
-from tracker.models import IN_SHAPE, build_model  # noqa: E402
+from tracker.ml.data import EVAL_BATCH, Batches, load_split  # noqa: E402
+from tracker.ml.models import IN_SHAPE, build_model  # noqa: E402
 from tracker.train import (bf16_supported, channels_last, evaluate, make_optimizer,  # noqa: E402
                            make_scheduler, set_threads, train_epoch)
 

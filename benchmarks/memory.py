@@ -54,8 +54,8 @@ EVAL = """
 import resource, sys, time
 import torch
 from tracker.config import make_config
-from tracker.data import Batches, load_split
-from tracker.models import build_model
+from tracker.ml.data import Batches, load_split
+from tracker.ml.models import build_model
 from tracker.train import channels_last, evaluate, set_threads
 set_threads()
 batch, data_dir, arch = int(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -98,7 +98,7 @@ def main() -> None:
     ap.add_argument("--arch", default="mnist-small", help="the model trained for one epoch")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT / "tests"))
-    from fakedata import write_cifar10
+    from tracker.testkit.fakedata import write_cifar10
 
     tmp = Path(tempfile.mkdtemp(prefix="memory-"))
     md5 = write_cifar10(tmp / "cifar", per_batch=10_000, n_test=10_000)

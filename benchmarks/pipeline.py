@@ -42,11 +42,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tracker import checkpoint  # noqa: E402
+from tracker.ml import checkpoint  # noqa: E402
 from tracker.config import RunConfig  # noqa: E402
-from tracker.data import EVAL_BATCH, Batches, Split, seed001_pipeline  # noqa: E402
-from tracker.datasets import DATASETS  # noqa: E402
-from tracker.models import IN_SHAPE, build_model  # noqa: E402
+from tracker.ml.data import EVAL_BATCH, Batches, Split, seed001_pipeline  # noqa: E402
+from tracker.ml.datasets import DATASETS  # noqa: E402
+from tracker.ml.models import IN_SHAPE, build_model  # noqa: E402
 from tracker.train import (_autocast, bf16_supported, channels_last, evaluate, set_threads,  # noqa: E402
                            train_epoch)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tracker import server  # noqa: E402
+from tracker.tracking import server  # noqa: E402
 from tests.servers import free_port  # noqa: E402
 
 

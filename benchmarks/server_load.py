@@ -40,7 +40,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from servers import S3_ENV, MlflowServer, MotoS3, Postgres, _as_postgres, stack_flags  # noqa: E402
+from tracker.testkit.servers import S3_ENV, MlflowServer, MotoS3, Postgres, _as_postgres, stack_flags  # noqa: E402
 
 
 def simulate(conn, go, done, url: str, experiment: str, indexes: list[int], args, store: str) -> None:

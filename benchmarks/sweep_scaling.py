@@ -44,7 +44,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.servers import RayHead, free_port  # noqa: E402
-from tracker import server  # noqa: E402
+from tracker.tracking import server  # noqa: E402
 
 NORMS = ("batch", "layer", "group")
 SWEEP = """

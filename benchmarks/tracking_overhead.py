@@ -161,7 +161,7 @@ def one_round(cfg, race: Race, tracked_first: bool, control: bool = False) -> di
     is tracked alternates by round, so that slot's own advantage cancels over rounds."""
     import torch
 
-    from tracker import checkpoint, job
+    from tracker.ml import checkpoint, job
     from tracker.tracking import live, store
 
     first = job.prepare(cfg)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from fakedata import write_mnist
+from tracker.testkit.fakedata import write_mnist
 
 REAL_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 

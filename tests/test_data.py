@@ -4,8 +4,9 @@ import pytest
 import torch
 import torchvision
 
-from fakedata import images, write_cifar10, write_mnist
-from tracker.data import Batches, DataError, load_split, random_flip, random_shift
+from tracker.testkit.fakedata import images, write_cifar10, write_mnist
+from tracker.errors import DataError
+from tracker.ml.data import Batches, load_split, random_flip, random_shift
 
 
 def test_mnist_idx_files_load_as_uint8(mnist_dir):
@@ -92,7 +93,7 @@ def test_seed001_pipeline_is_the_seeds_shift_scale_rotate():
     """Affine with the same ranges draws and transforms exactly as the deprecated ShiftScaleRotate."""
     import albumentations as A
 
-    from tracker.data import seed001_pipeline
+    from tracker.ml.data import seed001_pipeline
 
     with pytest.warns(UserWarning, match="ShiftScaleRotate"):
         old = A.Compose([

@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from tracker import train
-from tracker.data import Batches, Split
-from tracker.models import IN_SHAPE
-from tracker.train import channels_last, effective_precision, pick_device
+from tracker.ml import device as train
+from tracker.ml.data import Batches, Split
+from tracker.ml.models import IN_SHAPE
+from tracker.ml.device import channels_last, effective_precision, pick_device
 
 
 def _fake_accelerators(monkeypatch, cuda: bool, mps: bool) -> None:

@@ -5,8 +5,8 @@ import numpy as np
 
 import pytest
 
-from tracker.config import UserError
-from tracker.epochs import parse_target, at_best_val, time_to_target
+from tracker.errors import UserError
+from tracker.results.epochs import parse_target, at_best_val, time_to_target
 
 H = {"test_acc": [0.95, 0.985, 0.991, 0.989, 0.994], "epoch_time_s": [10.0, 9.0, 9.5, 9.0, 8.5],
      "val_acc": [0.94, 0.98, 0.99, 0.992, 0.992]}

@@ -2,8 +2,9 @@
 import pytest
 from torch import nn
 
-from tracker.config import ConfigError, RunConfig
-from tracker.models import IN_SHAPE, build_model, count_params, receptive_field
+from tracker.config import RunConfig
+from tracker.errors import ConfigError
+from tracker.ml.models import IN_SHAPE, build_model, count_params, receptive_field
 
 SEED_COUNTS = [  # arch, dataset, norm, params, the seed that published it
     ("s8", "cifar10", "batch", 48_178),  # seed 003

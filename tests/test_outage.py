@@ -10,7 +10,7 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from helpers import sets
-from servers import MlflowServer
+from tracker.testkit.servers import MlflowServer
 
 pytestmark = pytest.mark.server
 EPOCHS = 8

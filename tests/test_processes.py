@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from helpers import all_runs, sets, store_client
-from servers import free_port, wait_http
+from tracker.testkit.servers import free_port, wait_http
 
 N = 8
 

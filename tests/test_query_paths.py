@@ -7,7 +7,7 @@ import pytest
 from mlflow.entities import Metric, Param, RunTag
 
 from helpers import cli, store_client
-from servers import MlflowServer
+from tracker.testkit.servers import MlflowServer
 from tracker.tracking import fast, query
 from tracker.tracking.records import FLOAT_MAX
 

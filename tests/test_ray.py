@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from fakedata import write_mnist
+from tracker.testkit.fakedata import write_mnist
 from helpers import all_runs, cli, store_client
-from servers import MlflowServer, RayHead, free_port
+from tracker.testkit.servers import MlflowServer, RayHead, free_port
 
 pytestmark = pytest.mark.server
 

@@ -4,12 +4,14 @@ import torch
 from torch import nn
 
 from helpers import all_runs, cli, sets, store_client
-from tracker.config import ConfigError, make_config
-from tracker.data import load_split, split_val
-from tracker.ema import EMA
-from tracker.job import VAL_METRICS, prepare
-from tracker.models import build_model, count_params
-from tracker.train import TTA_SHIFTS, predict, shift, train_epoch
+from tracker.config import make_config
+from tracker.errors import ConfigError
+from tracker.ml.data import load_split, split_val
+from tracker.ml.ema import EMA
+from tracker.runs.fit import VAL_METRICS
+from tracker.runs.prepare import prepare
+from tracker.ml.models import build_model, count_params
+from tracker.ml.train import TTA_SHIFTS, logits, shift, train_epoch
 
 
 @pytest.mark.parametrize("key,value", [("val_split", 1.0), ("val_split", -0.1), ("ema", 1.0),
@@ -72,8 +74,8 @@ def test_ema_follows_the_decay():
 
 def test_ema_weights_differ_from_raw_after_training(mnist_dir):
     cfg = make_config({"data_dir": str(mnist_dir), "download": False, "dropout": 0.0})
-    from tracker.data import Batches
-    from tracker.train import make_optimizer
+    from tracker.ml.data import Batches
+    from tracker.ml.train import make_optimizer
 
     torch.manual_seed(0)
     model = build_model(cfg)
@@ -115,8 +117,8 @@ def test_tta_shifts_and_averages():
     assert torch.equal(shift(x, 0, 0), x)
     model = nn.Sequential(nn.Flatten(), nn.Linear(25, 3))
     views = torch.stack([model(shift(x, dy, dx)) for dy, dx in TTA_SHIFTS]).mean(0)
-    assert torch.allclose(predict(model, x, tta=True), views)
-    assert not torch.allclose(predict(model, x, tta=True), predict(model, x))
+    assert torch.allclose(logits(model, x, tta=True), views)
+    assert not torch.allclose(logits(model, x, tta=True), logits(model, x))
 
 
 @pytest.mark.parametrize("norm", ["batch", "layer", "group"])
@@ -146,15 +148,15 @@ def test_no_val_metrics_without_val_split(tiny):
 
 def test_tta_only_on_the_final_evaluation(tiny, monkeypatch):
     """TTA costs 5 evaluations: a run pays it once, on the final epoch (the figure reported)."""
-    from tracker import job
+    from tracker.runs import fit
 
-    calls, real = [], job.evaluate
+    calls, real = [], fit.evaluate
 
     def spy(model, batches, precision="fp32", tta=False, prefix="test", keep=False):
         calls.append((prefix, tta, keep))
         return real(model, batches, precision, tta, prefix, keep)
 
-    monkeypatch.setattr(job, "evaluate", spy)
+    monkeypatch.setattr(fit, "evaluate", spy)
     result = cli("train", *sets({**tiny, "tta": True, "val_split": 0.1, "epochs": 2}))
     assert result.exit_code == 0, result.output
     assert calls == [("test", False, False), ("val", False, False), ("test", True, True), ("val", True, False)]

@@ -13,7 +13,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from helpers import cli, sets
-from servers import S3_ENV, MlflowServer, MotoS3, Postgres, free_port, stack_flags
+from tracker.testkit.servers import S3_ENV, MlflowServer, MotoS3, Postgres, free_port, stack_flags
 
 pytestmark = pytest.mark.server
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from scipy import stats as sp
 
 from helpers import cli
 from test_compare import BEST, experiment  # noqa: F401  (the fixture)
-from tracker import stats
+from tracker.results import stats
 
 
 def test_holm_by_hand():

@@ -1,5 +1,7 @@
-"""The shape of the code, checked from the source: no import cycles in tracker/ (imports
-inside functions count), no module over 300 lines, and only tracker/tracking/ imports mlflow."""
+"""The shape of the code, checked from the source (imports inside functions count): no import
+cycles in tracker/, no module over 300 lines, mlflow only in tracking/, click only in cli/, the
+environment read only by settings.py, and each folder importing only what the layout allows
+(nothing under ml/ or results/ imports runs/ or cli/; tracking/ imports no ML)."""
 from __future__ import annotations
 
 import ast
@@ -68,9 +70,9 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_the_import_reader_sees_nested_and_relative_imports():
     edges = graph()
-    assert "tracker.tracking.live" in edges["tracker.job"]  # imported inside a function
-    assert "tracker.tracking.names" in edges["tracker.job"]
-    assert "tracker.config" in edges["tracker.tracking.uri"]  # from ..config
+    assert "tracker.tracking.live" in edges["tracker.runs.job"]  # imported inside a function
+    assert "tracker.tracking.names" in edges["tracker.runs.job"]
+    assert "tracker.errors" in edges["tracker.tracking.uri"]  # from ..errors
 
 
 def test_no_import_cycles():
@@ -92,3 +94,54 @@ def test_only_the_tracking_package_imports_mlflow():
             if any(n == "mlflow" or n.startswith("mlflow.") for n in names):
                 users.add(name)
     assert users and all(u.startswith("tracker.tracking.") for u in users), users
+
+
+# which folders may import which: the architecture the tree states (README.md, "Layout")
+FACTS = ("tracker.errors", "tracker.settings", "tracker.config", "tracker.signals")
+FORBIDDEN = {
+    "tracker.ml": ("tracker.runs", "tracker.results", "tracker.cli", "tracker.tracking"),
+    "tracker.results": ("tracker.runs", "tracker.cli"),
+    "tracker.tracking": ("tracker.ml", "tracker.runs", "tracker.results", "tracker.cli"),
+    "tracker.runs": ("tracker.cli",),
+    **{fact: ("tracker.runs", "tracker.results", "tracker.cli", "tracker.tracking") for fact in FACTS},
+}
+
+
+def _within(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def test_folders_import_only_what_the_layout_allows():
+    broken = sorted((src, dst) for src, targets in graph().items() for dst in targets
+                    for owner, banned in FORBIDDEN.items() if _within(src, owner)
+                    and any(_within(dst, b) for b in banned))
+    assert broken == []
+
+
+def test_the_layout_rules_catch_a_wrong_import():
+    edges = {"tracker.ml.data": {"tracker.runs.job"}, "tracker.runs.job": {"tracker.ml.data"}}
+    broken = [(s, d) for s, ts in edges.items() for d in ts for o, b in FORBIDDEN.items()
+              if _within(s, o) and any(_within(d, x) for x in b)]
+    assert broken == [("tracker.ml.data", "tracker.runs.job")]
+
+
+def _imports_of(path: Path) -> set[str]:
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            out.add(node.module.split(".")[0])
+    return out
+
+
+def test_only_the_cli_imports_click():
+    users = {name for name, path in modules().items() if "click" in _imports_of(path)}
+    assert users and all(_within(u, "tracker.cli") for u in users), users
+
+
+def test_only_settings_reads_the_environment():
+    readers = {name for name, path in modules().items()
+               if ("os.environ" in path.read_text() or "os.getenv" in path.read_text())
+               and not _within(name, "tracker.testkit")}
+    assert readers == {"tracker.settings"}

@@ -70,7 +70,7 @@ def test_grid_key_must_be_a_config_field(tmp_path):
 def test_every_shipped_experiment_plans():
     from pathlib import Path
 
-    from tracker import sweep
+    from tracker.runs import sweep
 
     files = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.toml"))
     assert {f.stem for f in files} >= {"cifar10-norms", "cifar10-dws", "cifar10-novice",

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from helpers import all_runs, cli, sets, store_client
-from tracker.job import METRICS
-from tracker.models import IN_SHAPE
-from tracker.train import channels_last
+from tracker.runs.fit import METRICS
+from tracker.ml.models import IN_SHAPE
+from tracker.ml.device import channels_last
 
 CONFIG_TOML = 'dataset = "mnist"\narch = "mnist-small"\nnorm = "group"\nseed = 7\n'
 
@@ -81,7 +81,7 @@ def test_logged_model_loads_in_mlflow_and_predicts(trained, tmp_path):
     run, tiny, c = trained
     mlflow.set_tracking_uri(c.tracking_uri)
     uri = f"runs:/{run.info.run_id}/model"
-    from tracker.data import Batches, load_split
+    from tracker.ml.data import Batches, load_split
 
     test = load_split("mnist", tiny["data_dir"], train=False, download=False)
     x, y = next(iter(Batches(test, "mnist", 200, torch.device("cpu"))))

@@ -17,20 +17,10 @@ except ModuleNotFoundError:  # python < 3.11
     import tomli as tomllib
 
 
-from .datasets import NAMES as DATASETS
-from .settings import DATA_ENV, DEFAULT_DATA_DIR
+from .errors import ConfigError
+from .ml.datasets import NAMES as DATASETS
+from .settings import DEFAULT_DATA_DIR, data_dir_env
 
-
-class UserError(Exception):
-    """Bad input: the CLI prints the one-line message and exits 2, with no traceback."""
-
-
-class ConfigError(UserError, ValueError):
-    """A bad config value; the message is one line naming the key."""
-
-
-ARCHS = ("s8", "dws", "novice", "fashion-v1", "fashion-v1-5-5", "fashion-v1-5-5-bn",
-         "resnet18", "mnist-small", "mnist-fast")
 NORMS = ("batch", "layer", "group", "none")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("none", "step", "onecycle")
@@ -38,6 +28,22 @@ AUGMENTS = ("none", "albumentations", "shift", "crop-flip")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16")
 MAX_PARAM_CHARS = 6000  # MLflow's limit on a param value
+DEFAULT_EXPERIMENT = "tracker"
+DEFAULT_CONDITION = ("norm",)  # what a condition is when neither --by nor a sweep's grid says
+MODEL_KEYS = ("dataset", "arch", "norm")  # what names a model: mnist-mnist-fast-batch
+RUN_KEYS = (*MODEL_KEYS, "seed")  # what names a run: mnist-mnist-fast-batch-seed1
+
+
+def archs() -> tuple[str, ...]:
+    """The architectures, from the models' own registry (imports torch: only when validating)."""
+    from .ml.models import ARCHS
+
+    return tuple(ARCHS)
+
+
+def model_name(params: dict) -> str:
+    """A model's default name from its run's config values: DATASET-ARCH-NORM."""
+    return "-".join(str(params.get(k, "")) for k in MODEL_KEYS)
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,7 @@ class RunConfig:
     pretrained: bool = False  # resnet18: start from torchvision's ImageNet weights
     max_params: Optional[int] = None  # fail before training when the model is larger
     stop_on_nan: bool = True
-    experiment: str = "tracker"
+    experiment: str = DEFAULT_EXPERIMENT
     run_name: str = ""  # empty: derived, e.g. mnist-s8-group-seed1
 
     def __post_init__(self) -> None:
@@ -82,7 +88,7 @@ class RunConfig:
 
     @property
     def name(self) -> str:
-        return self.run_name or f"{self.dataset}-{self.arch}-{self.norm}-seed{self.seed}"
+        return self.run_name or f"{model_name(dataclasses.asdict(self))}-seed{self.seed}"
 
     def as_params(self) -> dict[str, str]:
         """The config verbatim, as MLflow params (None is logged as an empty string)."""
@@ -123,7 +129,7 @@ def validate(cfg: RunConfig) -> None:
         value = getattr(cfg, key)
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"config key '{key}': must be a finite number, got {value}")
-    for key, allowed in (("dataset", DATASETS), ("arch", ARCHS), ("norm", NORMS),
+    for key, allowed in (("dataset", DATASETS), ("arch", archs()), ("norm", NORMS),
                          ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
                          ("augment", AUGMENTS), ("device", DEVICES), ("precision", PRECISIONS)):
         _choice(cfg, key, allowed)
@@ -209,8 +215,8 @@ def make_config(values: dict[str, Any]) -> RunConfig:
     for key in values:
         if key not in FIELDS:
             raise ConfigError(f"unknown config key '{key}'; known keys: {', '.join(FIELDS)}")
-    if "data_dir" not in values and os.environ.get(DATA_ENV):
-        values = {**values, "data_dir": os.environ[DATA_ENV]}
+    if "data_dir" not in values and data_dir_env():
+        values = {**values, "data_dir": data_dir_env()}
     return RunConfig(**values)
 
 

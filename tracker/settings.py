@@ -1,11 +1,12 @@
 """Where tracker keeps things and what the environment may change: each default and each
-environment variable, defined once.
+environment variable, defined once. This is the only module that reads the environment.
 
     TRACKER_STORE=/tmp/store tracker runs --experiment mnist-demo
 """
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 STORE_ENV = "TRACKER_STORE"  # the embedded store's folder
@@ -13,11 +14,15 @@ DEFAULT_STORE = "mlruns"
 DATA_ENV = "TRACKER_DATA_DIR"  # the dataset folder, when a config does not name one
 DEFAULT_DATA_DIR = "data"
 URI_ENV = "MLFLOW_TRACKING_URI"  # a tracking server (or any MLflow store URI)
-PROGRESS_ENV = "TRACKER_PROGRESS"  # 0: no progress bars
+SQLITE = "sqlite:///"  # the embedded store's URI scheme
+PROGRESS_ENV = "TRACKER_PROGRESS"  # 1: progress bars, 0: a line per epoch; unset: bars on a terminal
 THREADS_ENV = "TRACKER_THREADS"  # torch threads of one run (a sweep worker's share)
 OUTAGE_WAIT_ENV = "TRACKER_OUTAGE_WAIT"  # s a finishing run waits for a server that is down
 DEFAULT_OUTAGE_WAIT = 300.0
 TELEMETRY_ENV = "TRACKER_TELEMETRY"  # 1: let MLflow send its usage telemetry (off by default)
+SYSTEM_METRICS_ENV = "TRACKER_SYSTEM_METRICS"  # 0: no CPU/memory/GPU sampling on runs
+STALE_AFTER = 900.0  # s without a heartbeat before another host's RUNNING run counts as stale
+CREDENTIALS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
 
 
 def mlflow_env() -> dict[str, str]:
@@ -32,6 +37,23 @@ def mlflow_env() -> dict[str, str]:
     return {k: os.environ.get(k, v) for k, v in env.items()}
 
 
+def apply_mlflow_env() -> None:
+    """Set MLflow's environment in this process (and the processes it starts). The CLI calls
+    it once at start, before anything imports mlflow, which reads telemetry at import."""
+    os.environ.update(mlflow_env())
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a process tracker starts: this one's, MLflow's as tracker sets it,
+    and `extra`."""
+    return {**os.environ, **mlflow_env(), **(extra or {})}
+
+
+def env_or(name: str, default: str) -> str:
+    """One variable a caller names (e.g. a server's pool size), else its default."""
+    return os.environ.get(name, default)
+
+
 def store_root() -> Path:
     """The embedded default store: ./mlruns (SQLite db, artifacts, local checkpoints)."""
     return Path(os.environ.get(STORE_ENV, DEFAULT_STORE)).resolve()
@@ -42,25 +64,60 @@ def store_db() -> Path:
 
 
 def embedded_uri() -> str:
-    return f"sqlite:///{store_db()}"
+    return f"{SQLITE}{store_db()}"
+
+
+def uri_env() -> str:
+    """MLFLOW_TRACKING_URI as set (empty when unset)."""
+    return os.environ.get(URI_ENV, "")
 
 
 def tracking_uri() -> str:
     """MLFLOW_TRACKING_URI when set, else the embedded store (SQLite under ./mlruns)."""
-    return os.environ.get(URI_ENV) or embedded_uri()
+    return uri_env() or embedded_uri()
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of an sqlite:/// URI, else None."""
+    return Path(uri[len(SQLITE):]) if uri.startswith(SQLITE) else None
+
+
+def data_dir_env() -> str | None:
+    """TRACKER_DATA_DIR when set."""
+    return os.environ.get(DATA_ENV) or None
 
 
 def data_dir() -> str:
     """TRACKER_DATA_DIR when set, else ./data."""
-    return os.environ.get(DATA_ENV) or DEFAULT_DATA_DIR
+    return data_dir_env() or DEFAULT_DATA_DIR
 
 
 def progress() -> bool:
-    return os.environ.get(PROGRESS_ENV, "1") != "0"
+    """Progress bars: TRACKER_PROGRESS=1 or 0 decides; unset, bars only on a terminal (a log
+    file gets one line per epoch, not carriage-return frames)."""
+    value = os.environ.get(PROGRESS_ENV, "").strip()
+    if value in ("0", "1"):
+        return value == "1"
+    return sys.stderr.isatty()
+
+
+def system_metrics() -> bool:
+    """MLflow's system-metrics sampling on training runs, unless TRACKER_SYSTEM_METRICS=0."""
+    return os.environ.get(SYSTEM_METRICS_ENV, "1") != "0"
 
 
 def outage_wait() -> float:
     return float(os.environ.get(OUTAGE_WAIT_ENV, DEFAULT_OUTAGE_WAIT))
+
+
+def http_timeout() -> float:
+    """Seconds per HTTP call to the tracking server (MLFLOW_HTTP_REQUEST_TIMEOUT, else ours)."""
+    return float(mlflow_env()["MLFLOW_HTTP_REQUEST_TIMEOUT"])
+
+
+def credentials() -> dict[str, str]:
+    """The tracking server's credentials that are set (user and password, or a token)."""
+    return {k: os.environ[k] for k in CREDENTIALS if os.environ.get(k)}
 
 
 def thread_cap() -> int | None:

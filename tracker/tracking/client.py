@@ -9,15 +9,16 @@ import functools
 import logging
 from pathlib import Path
 
-import mlflow  # noqa: F401  (the package's __init__ has set MLflow's environment first)
+import mlflow  # noqa: F401
 import requests
 from mlflow.exceptions import MlflowException, RestException
 from mlflow.tracking import MlflowClient
 
-from ..settings import store_root
+from ..errors import TrackingError
+from ..settings import sqlite_path, store_root
 from . import names
 from .records import RunRecord
-from .uri import TrackingError, check_reachable, is_local, local_uri, redact
+from .uri import check_reachable, is_local, local_uri, redact
 
 for _quiet in ("mlflow.store.db.utils", "alembic.runtime.migration"):  # schema chatter on stderr
     logging.getLogger(_quiet).setLevel(logging.WARNING)
@@ -52,9 +53,10 @@ _READY: set[str] = set()  # SQLite stores this process has seen created
 def client() -> MlflowClient:
     uri = local_uri()
     check_reachable(uri)
-    if not uri.startswith("sqlite:///") or uri in _READY:
+    db = sqlite_path(uri)
+    if db is None or uri in _READY:
         return MlflowClient(tracking_uri=uri)
-    with _creation_lock(Path(uri[len("sqlite:///"):])):
+    with _creation_lock(db):
         c = MlflowClient(tracking_uri=uri)
         c.search_experiments(max_results=1)  # creates and migrates the schema, once
     _READY.add(uri)

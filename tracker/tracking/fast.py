@@ -12,15 +12,17 @@ from __future__ import annotations
 import base64
 import json
 import math
-import os
 import sqlite3
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from ..errors import TrackingError
+from ..settings import SQLITE, credentials, http_timeout
+from . import names
 from .records import RunRecord, Selection, keep, metric_value
-from .uri import TrackingError, redact
+from .uri import redact
 
 PAGE = 10000
 # alembic revisions of MLflow's SQL schema this reader was written and tested against
@@ -41,7 +43,7 @@ def schema_revision(db: Path) -> str | None:
 
 def read_sqlite(db: Path, experiment: str | None, sweep: str | None) -> Selection | None:
     """The runs of an experiment, or of a sweep's children; None at an unknown schema."""
-    where = f"sqlite:///{db}"
+    where = f"{SQLITE}{db}"
     if not db.exists():
         what = f"run {sweep!r}" if sweep else f"experiment {experiment!r}"
         raise TrackingError(f"{what} not found: the store {where} holds no runs yet")
@@ -120,13 +122,14 @@ def call(uri: str, path: str, body: dict | None = None) -> dict:
     url = uri.rstrip("/") + "/api/2.0/mlflow/" + path
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    creds = credentials()
+    user, password = creds.get("MLFLOW_TRACKING_USERNAME"), creds.get("MLFLOW_TRACKING_PASSWORD")
     if user and password:
         req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
-    if os.environ.get("MLFLOW_TRACKING_TOKEN"):
-        req.add_header("Authorization", f"Bearer {os.environ['MLFLOW_TRACKING_TOKEN']}")
+    if creds.get("MLFLOW_TRACKING_TOKEN"):
+        req.add_header("Authorization", f"Bearer {creds['MLFLOW_TRACKING_TOKEN']}")
     try:
-        with urllib.request.urlopen(req, timeout=float(os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT", "10"))) as resp:
+        with urllib.request.urlopen(req, timeout=http_timeout()) as resp:
             return json.loads(resp.read() or b"{}")
     except urllib.error.HTTPError as e:
         detail = e.read().decode(errors="replace")[:300]
@@ -158,7 +161,7 @@ def read_rest(uri: str, experiment: str | None, sweep: str | None, filter_string
         exp_id = parent.experiment_id
         experiment = call(uri, "experiments/get?" + urllib.parse.urlencode(
             {"experiment_id": exp_id}))["experiment"]["name"]
-        clause = f"tags.mlflow.parentRunId = '{sweep}'"
+        clause = f"tags.`{names.PARENT}` = '{sweep}'"
         filter_string = f"{clause} and {filter_string}" if filter_string else clause
     else:
         try:

@@ -23,7 +23,8 @@ from ..settings import outage_wait, store_root
 from . import logged_model, names
 from .client import client, edge, ensure_experiment, get, translated, unreachable
 from .outbox import Outbox
-from .uri import TrackingError, is_local, local_uri, server_up
+from ..errors import TrackingError
+from .uri import is_local, local_uri, server_up
 
 MAX_BATCH_PARAMS = 100
 _STOP = object()  # tells the sender thread its run has ended

@@ -12,7 +12,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from .client import message
-from .uri import TrackingError, tracking_uri
+from ..errors import TrackingError
+from .uri import tracking_uri
 
 
 def log(c: MlflowClient, run_id: str, model, example) -> None:

@@ -20,14 +20,22 @@ RESUMES = "tracker.resumes"
 MODEL_URI = "tracker.model_uri"
 TRACKING_S, WALL_S, SENDING_S = "tracker.tracking_s", "tracker.wall_s", "tracker.sending_s"
 
-# one epoch of a training run, logged at step = epoch
-EPOCH_METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "lr", "epoch_time_s")
-RUNNING_METRICS = ("test_acc_best", "train_acc_best", "epoch_time_mean_s")  # up to that epoch
-CURVES = ("test_acc", "test_loss")  # what compare plots per condition
+# one epoch of a training run, logged at step = epoch (accuracies are fractions in [0, 1])
+TRAIN_LOSS, TRAIN_ACC, TEST_LOSS, TEST_ACC = "train_loss", "train_acc", "test_loss", "test_acc"
+LR, EPOCH_TIME = "lr", "epoch_time_s"
+VAL_LOSS, VAL_ACC = "val_loss", "val_acc"  # when the run holds out a validation split
+TEST_ACC_BEST, TRAIN_ACC_BEST, VAL_ACC_BEST = "test_acc_best", "train_acc_best", "val_acc_best"
+EPOCH_TIME_MEAN = "epoch_time_mean_s"
+EPOCH_METRICS = (TRAIN_LOSS, TRAIN_ACC, TEST_LOSS, TEST_ACC, LR, EPOCH_TIME)
+VAL_METRICS = (VAL_LOSS, VAL_ACC)
+RUNNING_METRICS = (TEST_ACC_BEST, TRAIN_ACC_BEST, EPOCH_TIME_MEAN)  # up to that epoch
+CURVES = (TEST_ACC, TEST_LOSS)  # what compare plots per condition
 CLASS_ACC = "test_acc_class_"  # + class index: per-class test accuracy of the final evaluation
 
 # artifacts every training run logs, and `tracker report` reads
 SUMMARY = "summary.txt"  # torchinfo
+CURVES_PNG = "curves.png"
+CONFIG_DIR, RESOLVED_CONFIG = "config", "config/resolved.json"  # the sweep or run file, and the config
 CONFUSION_JSON, CONFUSION_PNG = "confusion_matrix.json", "confusion_matrix.png"
 MISCLASSIFIED_JSON, MISCLASSIFIED_PNG = "misclassified.json", "misclassified.png"
 REPORT_DIR = "report"  # where a sweep's parent run keeps `tracker report`'s files

@@ -9,9 +9,7 @@ the same compare output.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-from ..settings import tracking_uri
+from ..settings import sqlite_path, tracking_uri
 from . import fast
 from .records import Selection
 
@@ -20,8 +18,9 @@ def select(experiment: str | None, sweep: str | None, filter_string: str = "") -
     uri = tracking_uri()
     if uri.startswith(("http://", "https://")):
         return fast.read_rest(uri, experiment, sweep, filter_string)
-    if uri.startswith("sqlite:///") and not filter_string:
-        found = fast.read_sqlite(Path(uri[len("sqlite:///"):]), experiment, sweep)
+    db = sqlite_path(uri)
+    if db is not None and not filter_string:
+        found = fast.read_sqlite(db, experiment, sweep)
         if found is not None:
             return found
     from . import store  # imports mlflow: only here
@@ -33,8 +32,9 @@ def histories(run_ids, keys) -> dict[str, dict[str, list[float]]]:
     """Per run, each metric's values in step order: one SQL query on the embedded store,
     else MLflow's client (a server: one call per run and key)."""
     uri = tracking_uri()
-    if uri.startswith("sqlite:///"):
-        found = fast.read_histories(Path(uri[len("sqlite:///"):]), list(run_ids), keys)
+    db = sqlite_path(uri)
+    if db is not None:
+        found = fast.read_histories(db, list(run_ids), keys)
         if found is not None:
             return found
     from . import store

@@ -10,18 +10,14 @@ from dataclasses import dataclass
 
 from mlflow.exceptions import MlflowException
 
+from ..errors import RegistryError
 from . import names
 from .client import client, edge, get
 from .logged_model import signature
-from .store import search
-from .uri import TrackingError, redact
+from .uri import redact
 
 RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
 NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$")
-
-
-class RegistryError(TrackingError):
-    pass
 
 
 @dataclass
@@ -43,10 +39,6 @@ def check_alias(alias: str) -> None:
     check_name(alias)
 
 
-def default_name(params: dict) -> str:
-    return f"{params.get('dataset', 'model')}-{params.get('arch', 'net')}-{params.get('norm', 'none')}"
-
-
 def model_source(run) -> tuple[str, str]:
     """The run's logged model: (models:/ URI, model id); an error when it logged none."""
     outputs = getattr(run, "outputs", None)
@@ -58,16 +50,13 @@ def model_source(run) -> tuple[str, str]:
 
 
 @edge
-def register(run_id: str, name: str | None = None, alias: str | None = None) -> Registered:
-    """Register the run's model; the same run twice gives back the existing version."""
-    if name:
-        check_name(name)
+def register(run_id: str, name: str, alias: str | None = None) -> Registered:
+    """Register the run's model under `name`; the same run twice gives back the existing version."""
+    check_name(name)
     if alias:
         check_alias(alias)
     run = get(client(), run_id)
     source, model_id = model_source(run)
-    name = name or default_name(run.data.params)
-    check_name(name)
     c = client()
     existing = [v for v in c.search_model_versions(f"name = '{name}'") if v.run_id == run_id]
     if existing:
@@ -78,8 +67,8 @@ def register(run_id: str, name: str | None = None, alias: str | None = None) -> 
         except MlflowException:
             c.create_registered_model(name, description="registered by tracker")
         metrics = run.data.metrics
-        tags = {"source_run": run_id, "test_acc_best": metrics.get("test_acc_best", ""),
-                "test_acc": metrics.get("test_acc", ""),
+        tags = {"source_run": run_id, names.TEST_ACC_BEST: metrics.get(names.TEST_ACC_BEST, ""),
+                names.TEST_ACC: metrics.get(names.TEST_ACC, ""),
                 "params_total": run.data.params.get("params_total", ""),
                 "config": json.dumps(run.data.params, sort_keys=True)[:7000]}
         mv = c.create_model_version(name, source, run_id=run_id, model_id=model_id,
@@ -88,21 +77,6 @@ def register(run_id: str, name: str | None = None, alias: str | None = None) -> 
     if alias:
         c.set_registered_model_alias(name, alias, version)
     return Registered(name, str(version), created)
-
-
-@edge
-def best_runs(experiment: str, metric: str = "test_acc_best", by: list[str] | None = None) -> list[str]:
-    """The best FINISHED run, or the best of each condition of `by`."""
-    runs = [r for r in search(experiment, "attributes.status = 'FINISHED'")
-            if metric in r.metrics and r.tags.get(names.KIND) != names.SWEEP_KIND]
-    if not runs:
-        raise RegistryError(f"experiment {experiment!r} has no FINISHED run with metric {metric!r}")
-    best: dict[tuple, object] = {}
-    for r in runs:
-        key = tuple(r.params.get(k, "") for k in by or [])
-        if key not in best or r.metrics[metric] > best[key].metrics[metric]:
-            best[key] = r
-    return [r.run_id for r in best.values()]
 
 
 def resolve(ref: str):
@@ -151,7 +125,7 @@ def listing() -> list[dict]:
         aliases = {a: v for a, v in (m.aliases or {}).items()}
         out.append({"name": m.name, "latest": latest.version if latest else "",
                     "aliases": ", ".join(f"{a}->v{v}" for a, v in sorted(aliases.items())),
-                    "test_acc_best": latest.tags.get("test_acc_best", "") if latest else ""})
+                    names.TEST_ACC_BEST: latest.tags.get(names.TEST_ACC_BEST, "") if latest else ""})
     return out
 
 
@@ -160,6 +134,6 @@ def describe(ref: str) -> dict:
     mv = resolve(ref)
     return {"name": mv.name, "version": mv.version, "aliases": ", ".join(mv.aliases or []),
             "source_run": mv.run_id, "created": mv.creation_timestamp,
-            "test_acc_best": mv.tags.get("test_acc_best", ""), "test_acc": mv.tags.get("test_acc", ""),
+            names.TEST_ACC_BEST: mv.tags.get(names.TEST_ACC_BEST, ""), names.TEST_ACC: mv.tags.get(names.TEST_ACC, ""),
             "params_total": mv.tags.get("params_total", ""),
             "signature": signature(f"models:/{mv.name}/{mv.version}")}

@@ -12,10 +12,11 @@ from typing import Iterable
 
 from mlflow.entities import Param, RunTag, ViewType
 
+from ..settings import STALE_AFTER
 from . import names
 from .client import client, edge, ensure_experiment, experiment_id, get, record
 from .records import RunRecord, Selection, is_sweep_parent, keep
-from .uri import TrackingError
+from ..errors import TrackingError
 
 MAX_RESULTS = 50000
 
@@ -44,7 +45,7 @@ def select(experiment: str | None, sweep: str | None, filter_string: str = "") -
             raise TrackingError(f"run {sweep!r} is not a sweep's parent run")
         sweep_tags = parent.tags
         experiment = client().get_experiment(parent.experiment_id).name
-        clause = f"tags.mlflow.parentRunId = '{sweep}'"
+        clause = f"tags.`{names.PARENT}` = '{sweep}'"
         filter_string = f"{clause} and {filter_string}" if filter_string else clause
     return keep(search(experiment, filter_string), experiment, sweep, sweep_tags)
 
@@ -144,7 +145,7 @@ def stale_runs(experiment: str, older_than: float) -> list[RunRecord]:
 
 
 
-def listing(experiment: str, filter_string: str = "", stale: bool = False, older_than: float = 900.0,
+def listing(experiment: str, filter_string: str = "", stale: bool = False, older_than: float = STALE_AFTER,
             mark: bool = False) -> tuple[list[RunRecord], int | None]:
     """`tracker runs`: an experiment's runs, or its stale ones (marked KILLED when asked:
     then also how many were)."""

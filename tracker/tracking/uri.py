@@ -7,16 +7,11 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
-from ..config import UserError
+from ..errors import TrackingError
 from ..settings import URI_ENV, embedded_uri, store_root, tracking_uri
 
-__all__ = ["TrackingError", "tracking_uri", "local_uri", "is_local", "redact", "check_reachable",
+__all__ = ["tracking_uri", "local_uri", "is_local", "redact", "check_reachable",
            "server_up"]
-
-
-class TrackingError(UserError):
-    """The tracking store cannot do what was asked; one line for the user. Every MLflow
-    error becomes one of these at the tracking package's edge."""
 
 
 def is_local(uri: str) -> bool:

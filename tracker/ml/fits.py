@@ -9,7 +9,7 @@ import sys
 
 import torch
 
-from .config import ConfigError
+from ..errors import ConfigError
 
 GiB = 1024 ** 3
 # forward activations are kept for backward, get a gradient each, and the optimizer and

@@ -34,7 +34,7 @@ def at_best_val(history: dict[str, list[float]]) -> float:
 def parse_target(value: float) -> float:
     """--target as a fraction: 0.994 or 99.4 (percent) both mean 99.4%."""
     if not math.isfinite(value) or value <= 0 or value > 100:
-        from .config import UserError
+        from ..errors import UserError
 
         raise UserError(f"--target {value}: expected a test accuracy, as a fraction (0.994) or a "
                         "percentage (99.4)")

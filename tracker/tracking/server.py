@@ -13,9 +13,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .config import UserError
-from .settings import URI_ENV, embedded_uri, mlflow_env, store_root
-from .signals import STOP_SIGNALS, Interrupted
+from ..errors import UserError
+from ..settings import URI_ENV, child_env, embedded_uri, env_or, store_root
+from ..signals import STOP_SIGNALS, Interrupted
 
 UI_VIEW = "?workflowType=machine_learning"  # the UI's model-training view (runs table, registry)
 
@@ -54,9 +54,8 @@ POOL = {"MLFLOW_SQLALCHEMYSTORE_POOL_SIZE": "20", "MLFLOW_SQLALCHEMYSTORE_MAX_OV
 
 def start(cmd: list[str], env: dict | None = None, log=None) -> subprocess.Popen:
     """In a process group of its own, so that it can be stopped as a whole."""
-    pool = {k: os.environ.get(k, v) for k, v in POOL.items()}
-    return subprocess.Popen(cmd, start_new_session=True,
-                            env={**os.environ, **mlflow_env(), **pool, **(env or {})},
+    pool = {k: env_or(k, v) for k, v in POOL.items()}
+    return subprocess.Popen(cmd, start_new_session=True, env=child_env({**pool, **(env or {})}),
                             stdout=log, stderr=subprocess.STDOUT if log else None)
 
 

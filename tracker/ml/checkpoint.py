@@ -1,4 +1,7 @@
-"""Checkpoints: written atomically, read back with weights_only=True."""
+"""Checkpoints: written atomically, read back with weights_only=True.
+
+    tracker resume RUN_ID
+"""
 from __future__ import annotations
 
 import os
@@ -9,11 +12,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import UserError
+from ..errors import CheckpointError
+from ..settings import store_root
+
+LAST, BEST = "last.pt", "best.pt"
+ARTIFACTS = "checkpoints"  # the run's artifact folder that holds them
 
 
-class CheckpointError(UserError):
-    pass
+def folder(run_id: str) -> Path:
+    """Where this machine keeps a run's checkpoints (they are also logged as artifacts)."""
+    return store_root() / "checkpoints" / run_id
 
 
 def save_atomic(state: dict, path: str | os.PathLike) -> Path:

@@ -9,7 +9,7 @@ from functools import partial
 import torch
 from torch import nn
 
-from .config import ConfigError, RunConfig
+from ..errors import ConfigError
 from .datasets import DATASETS, NUM_CLASSES
 
 IN_SHAPE = {name: d.shape for name, d in DATASETS.items()}
@@ -86,7 +86,7 @@ def novice(cin, norm, groups, dropout):
 
 
 def mnist_small(cin, norm, groups, dropout):
-    """ours: 13,808 params, for fast MNIST studies and the demo."""
+    """ours: 14,864 params on MNIST with batch norm, for fast MNIST studies (tests/test_models.py)."""
     b = partial(ConvBlock, norm=norm, groups=groups, dropout=dropout, bias=False, padding=0)
     return nn.Sequential(
         b(cin, 16), b(16, 32), ConvBlock(32, 16, 1, padding=0, bias=False, act=False), nn.MaxPool2d(2),
@@ -151,27 +151,28 @@ def resnet18(cin, norm, groups, dropout, *, pretrained=False):
     return net
 
 
-def build_model(cfg: RunConfig) -> nn.Module:
+# every architecture, by its config name: (cin, norm, groups, dropout, in_hw, pretrained) -> net;
+# config.py reads its names from here
+ARCHS = {
+    "s8": lambda *a, hw, pre: s8(*a),
+    "dws": lambda *a, hw, pre: dws(*a),
+    "novice": lambda *a, hw, pre: novice(*a),
+    "fashion-v1": lambda *a, hw, pre: fashion(*a, stages=[[1], [1]], dense=[64, 32], padding=0, in_hw=hw),
+    "fashion-v1-5-5": lambda *a, hw, pre: fashion(*a, stages=[[32, 32], [64, 64], [128, 128]],
+                                                  dense=[256, 64], padding=1, in_hw=hw),
+    "fashion-v1-5-5-bn": lambda *a, hw, pre: ARCHS["fashion-v1-5-5"](*a, hw=hw, pre=pre),
+    "resnet18": lambda *a, hw, pre: resnet18(*a, pretrained=pre),
+    "mnist-small": lambda *a, hw, pre: mnist_small(*a),
+    "mnist-fast": lambda *a, hw, pre: mnist_fast(*a, in_hw=hw),
+}
+
+
+def build_model(cfg) -> nn.Module:
+    """The net a run config names (its arch, dataset, norm, groups, dropout, pretrained)."""
+    if cfg.arch not in ARCHS:
+        raise ConfigError(f"config key 'arch': unknown value {cfg.arch!r}; expected one of {', '.join(ARCHS)}")
     cin, h, w = IN_SHAPE[cfg.dataset]
-    args = (cin, cfg.norm, cfg.groups, cfg.dropout)
-    if cfg.arch == "s8":
-        return s8(*args)
-    if cfg.arch == "dws":
-        return dws(*args)
-    if cfg.arch == "novice":
-        return novice(*args)
-    if cfg.arch == "mnist-small":
-        return mnist_small(*args)
-    if cfg.arch == "mnist-fast":
-        return mnist_fast(*args, in_hw=(h, w))
-    if cfg.arch == "fashion-v1":
-        return fashion(*args, stages=[[1], [1]], dense=[64, 32], padding=0, in_hw=(h, w))
-    if cfg.arch in ("fashion-v1-5-5", "fashion-v1-5-5-bn"):
-        return fashion(*args, stages=[[32, 32], [64, 64], [128, 128]], dense=[256, 64],
-                       padding=1, in_hw=(h, w))
-    if cfg.arch == "resnet18":
-        return resnet18(*args, pretrained=cfg.pretrained)
-    raise ConfigError(f"config key 'arch': unknown value {cfg.arch!r}")
+    return ARCHS[cfg.arch](cin, cfg.norm, cfg.groups, cfg.dropout, hw=(h, w), pre=cfg.pretrained)
 
 
 def count_params(model: nn.Module) -> tuple[int, int]:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import torch
 
+from ..ml.datasets import DATASETS
+from ..tracking import names
 from . import plots
-from .datasets import DATASETS
-from .tracking import names
 
 GALLERY = 20  # misclassified images shown
 

@@ -1,5 +1,6 @@
-"""A sweep: the grid of a config file as child runs under one parent run, and its bookkeeping
-in the store (the parent, which children FINISHED, which were KILLED). Running it: executors.py.
+"""A sweep: the grid of a config file as child runs under one parent run, its bookkeeping in
+the store (the parent, which children FINISHED, which were KILLED), and one grid point run for
+every executor. Running the plan: executors.py (local) and ray_executor.py.
 
     tracker sweep experiments/mnist-norms.toml --dry-run
 """
@@ -12,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import RunConfig, make_config, parse_overrides, read_toml, split_grid
-from .tracking import names
+from ..config import RUN_KEYS, RunConfig, make_config, parse_overrides, read_toml, split_grid
+from ..errors import TrackingError
+from ..tracking import names
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ def plan(path: str, sets: tuple[str, ...] = (), extra: dict | None = None) -> Pl
     for combo in itertools.product(*grid.values()):
         values = dict(zip(grid, combo))
         cfg = make_config({**base, **values})
-        extra_keys = [k for k in values if k not in ("dataset", "arch", "norm", "seed")]
+        extra_keys = [k for k in values if k not in RUN_KEYS]
         if not base.get("run_name") and extra_keys:  # names stay unique within the sweep
             suffix = "".join(f"-{k}{values[k]}" for k in extra_keys)
             cfg = make_config({**base, **values, "run_name": cfg.name + suffix})
@@ -53,6 +55,17 @@ def plan(path: str, sets: tuple[str, ...] = (), extra: dict | None = None) -> Pl
     ident = {k: v for k, v in base.items() if k not in ("data_dir", "download")}
     digest = hashlib.sha1(json.dumps([ident, grid], sort_keys=True, default=str).encode()).hexdigest()[:8]
     return Plan(f"{Path(path).stem}-{digest}", grid, points, base)
+
+
+def run_point(cfg: RunConfig, config_file: str, tags: dict, threads: int | None = None,
+              resume_id: str | None = None) -> str:
+    """One grid point, for every executor: resume resume_id (a KILLED child), or train a new
+    run; at most `threads` torch threads. Returns the run id."""
+    from . import job, resume
+
+    if resume_id:
+        return resume.resume(resume_id, {"data_dir": cfg.data_dir, "download": cfg.download}, threads)
+    return job.train(cfg, config_file, tags=tags, threads=threads).run_id
 
 
 def child_tags(p: Plan, point: Point, parent_id: str) -> dict[str, str]:
@@ -69,12 +82,12 @@ class State:
 
 def open_parent(p: Plan, config_file: str) -> State:
     """The sweep's parent run (found by its tag, or made), RUNNING, and its children's state."""
-    from .tracking import store
+    from ..tracking import store
 
     experiment = p.points[0].cfg.experiment
     try:
         found = store.search(experiment, f"tags.`{names.SWEEP}` = '{p.name}'")
-    except store.TrackingError:  # a new experiment: made with the parent
+    except TrackingError:  # a new experiment: made with the parent
         found = []
     parents = [r for r in found if r.tags.get(names.KIND) == names.SWEEP_KIND]
     if parents:
@@ -94,18 +107,18 @@ def open_parent(p: Plan, config_file: str) -> State:
 
 def find_child(sweep: str, experiment: str, run_name: str):
     """The newest RUNNING or KILLED child of a sweep with this run name, or None."""
-    from .tracking import store
+    from ..tracking import store
 
     try:
         found = store.search(experiment, f"tags.`{names.SWEEP}` = '{sweep}' and tags.`{names.KIND}` = "
                              f"'{names.TRAIN}' and attributes.run_name = '{run_name}'",
                              order_by=["attributes.start_time DESC"])
-    except store.TrackingError:
+    except TrackingError:
         return None
     return next((r for r in found if r.status in ("RUNNING", "KILLED")), None)
 
 
 def close_parent(parent_id: str, ok: bool) -> None:
-    from .tracking import store
+    from ..tracking import store
 
     store.set_status(parent_id, "FINISHED" if ok else "FAILED")

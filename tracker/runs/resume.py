@@ -1,5 +1,5 @@
-"""Runs brought back: a KILLED run resumed from its checkpoint, a buffered run replayed once
-its server answers, and a sweep's grid point (new or resumed) for every executor.
+"""Runs brought back: a KILLED run resumed from its checkpoint, in the same MLflow run, and a
+buffered run replayed once its server answers (its model rebuilt from the checkpoint).
 
     tracker resume RUN_ID
 """
@@ -8,25 +8,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import checkpoint, job
-from .config import ConfigError, RunConfig
-from .models import IN_SHAPE, build_model
-from .settings import store_root
-from .tracking import names
-
-
-def run_point(cfg: RunConfig, config_file: str, tags: dict, threads: int | None = None,
-              resume_id: str | None = None) -> str:
-    """One grid point of a sweep, for every executor: resume resume_id (a KILLED child), or
-    train a new run; at most `threads` torch threads."""
-    if resume_id:
-        return resume(resume_id, {"data_dir": cfg.data_dir, "download": cfg.download}, threads)
-    return job.run(cfg, config_file, tags=tags, threads=threads)
+from ..config import RunConfig
+from ..errors import ConfigError
+from ..ml import checkpoint
+from ..ml.models import IN_SHAPE, build_model
+from ..tracking import names
+from . import job
+from .prepare import prepare
 
 
 def resume(run_id: str, overrides: dict | None = None, threads: int | None = None) -> str:
     """Continue RUN_ID from its last checkpoint, in the same MLflow run."""
-    from .tracking import live, store
+    from ..tracking import live, store
 
     info = store.get_run(run_id)
     if info.status == "FINISHED":
@@ -36,7 +29,7 @@ def resume(run_id: str, overrides: dict | None = None, threads: int | None = Non
                           "stop it first")
     state = _checkpoint_of(run_id)
     cfg = _recorded_config(info, state, overrides or {})
-    p = job.prepare(cfg, threads)
+    p = prepare(cfg, threads)
     run = live.attach_run(run_id)
     if state is None:  # killed before its first checkpoint: start over, in the same run
         return job.train_into(p, run, lambda: run.log_params(p.params), None)
@@ -44,10 +37,10 @@ def resume(run_id: str, overrides: dict | None = None, threads: int | None = Non
 
 
 def _checkpoint_of(run_id: str) -> dict | None:
-    from .tracking import store
+    from ..tracking import store
 
-    local = store_root() / "checkpoints" / run_id / "last.pt"
-    if not local.exists() and not store.fetch_artifact(run_id, "checkpoints/last.pt", local.parent):
+    local = checkpoint.folder(run_id) / checkpoint.LAST
+    if not local.exists() and not store.fetch_artifact(run_id, f"{checkpoint.ARTIFACTS}/{checkpoint.LAST}", local.parent):
         return None
     return checkpoint.load(local)
 
@@ -56,7 +49,7 @@ RELOCATABLE = ("data_dir", "download", "device")  # where and on what a run exec
 
 
 def _recorded_config(info, state: dict | None, overrides: dict) -> RunConfig:
-    from .config import FIELDS, make_config, parse_value
+    from ..config import FIELDS, make_config, parse_value
 
     recorded = info.params
     if state is None and "epochs" not in recorded:
@@ -82,9 +75,9 @@ def _recorded_config(info, state: dict | None, overrides: dict) -> RunConfig:
 def model_from_checkpoint(run_id: str) -> tuple[torch.nn.Module, np.ndarray]:
     """The final model of a run rebuilt from its last checkpoint (for `tracker sync`, which
     logs a model that waited for the server)."""
-    from .config import make_config
+    from ..config import make_config
 
-    state = checkpoint.load(store_root() / "checkpoints" / run_id / "last.pt")
+    state = checkpoint.load(checkpoint.folder(run_id) / checkpoint.LAST)
     cfg = make_config(state["config"])
     model = build_model(cfg)
     model.load_state_dict(state.get("ema", state["model"]))  # the weights that were evaluated
@@ -95,6 +88,6 @@ def model_from_checkpoint(run_id: str) -> tuple[torch.nn.Module, np.ndarray]:
 def sync() -> dict[str, int]:
     """Replay every run's outbox (`tracker sync`); a model that waited is rebuilt from its
     checkpoint. Returns run id -> calls replayed (or -1: the server is still down)."""
-    from .tracking import live
+    from ..tracking import live
 
     return live.sync(model_from_checkpoint)

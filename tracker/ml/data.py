@@ -12,17 +12,13 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from .config import UserError
+from ..errors import DataError
+from ..settings import DATA_ENV
 from .datasets import DATASETS
-from .settings import DATA_ENV
 
 
 # test batches: as fast as 1000 on CPU here, and a third of the extra memory (benchmarks/README.md)
 EVAL_BATCH = 256
-
-
-class DataError(UserError):
-    """A dataset that cannot be found or fetched; the message names the files expected."""
 
 
 @dataclass
@@ -135,13 +131,13 @@ class Batches:
     The order comes from `generator`, so saving its state saves the data order.
     """
 
-    def __init__(self, split: Split, name: str, batch_size: int, device: torch.device,
+    def __init__(self, split: Split, dataset: str, batch_size: int, device: torch.device,
                  shuffle: bool = False, augment: str = "none", seed: int = 0,
                  channels_last: bool = False):
         self.images = split.images.to(device)
         self.labels = split.labels.to(device)
         self.batch_size, self.shuffle, self.device = batch_size, shuffle, device
-        meta = DATASETS[name]
+        meta = DATASETS[dataset]
         shape = (1, len(meta.mean), 1, 1)
         self.mean = torch.tensor(meta.mean, device=device).view(shape) * 255
         self.std = torch.tensor(meta.std, device=device).view(shape) * 255

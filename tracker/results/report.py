@@ -1,7 +1,7 @@
 """A study's write-up, generated from its runs alone (no data, no model), in the seed studies'
 order: what was compared and what was held fixed, the data, each condition's model, the curves,
 the results table, each condition's best run's confusion matrix and misclassified images, and
-the runs left out. The content is a list of blocks; report_render.py writes it as markdown and
+the runs left out. The content is a list of blocks; render.py writes it as markdown and
 as one self-contained html page.
 
     tracker report --sweep PARENT_RUN_ID --output reports/mnist-norms
@@ -17,10 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import compare, report_render
-from .config import FIELDS, UserError
-from .tracking import names, query
-from .tracking.records import RunRecord
+from ..config import FIELDS
+from ..errors import UserError
+from ..tracking import names
+from ..tracking.records import RunRecord
+from . import compare, render
+from .cells import cells
+from .counted import best_runs, label as condition_label
 
 # params every run logs that are not its config: the environment it ran in
 ENVIRONMENT = ("device_used", "precision_used", "channels_last", "torch_version", "torchvision_version",
@@ -70,7 +73,7 @@ def setup_blocks(runs: list[RunRecord], by: list[str]) -> list:
 
 def data_blocks(runs: list[RunRecord]) -> list:
     """The data every run read: each split's name, size, sha256 of its files and where it was."""
-    from .tracking import inputs
+    from ..tracking import inputs
 
     seen: dict[tuple, dict] = {}
     for r in runs:
@@ -104,7 +107,7 @@ def condition_blocks(groups: dict[str, list[RunRecord]], out_dir: Path, scratch:
     errors.append(("p", "From each run's final evaluation on the test split: the confusion matrix "
                         "(rows true, columns predicted) and the first misclassified images."))
     for label, runs in groups.items():
-        best = max(runs, key=lambda r: r.metrics.get("test_acc_best", float("-inf")))
+        (best,) = best_runs(runs, names.TEST_ACC_BEST, [])
         files = _fetch(best.run_id, scratch / best.run_id)
         rf = best.params.get("receptive_field", "?")
         total = best.params.get("params_total", "?")
@@ -113,7 +116,7 @@ def condition_blocks(groups: dict[str, list[RunRecord]], out_dir: Path, scratch:
                             if total.isdigit() else f"receptive field {rf} (run `{best.name}`)."))
         if names.SUMMARY in files:
             models.append(("pre", files[names.SUMMARY].read_text().rstrip()))
-        acc = best.metrics.get("test_acc", float("nan"))
+        acc = best.metrics.get(names.TEST_ACC, float("nan"))
         errors.append(("h3", f"{label}: run `{best.name}`, final test accuracy {acc:.2%}"))
         if names.CONFUSION_JSON not in files or names.CONFUSION_PNG not in files:
             errors.append(("p", f"Run `{best.name}` ({best.run_id}) logged no confusion matrix."))
@@ -136,7 +139,7 @@ def condition_blocks(groups: dict[str, list[RunRecord]], out_dir: Path, scratch:
 
 
 def _fetch(run_id: str, dest: Path) -> dict[str, Path]:
-    from .tracking import artifacts
+    from ..tracking import artifacts
 
     return artifacts.fetch(run_id, OUTCOME_FILES, dest)
 
@@ -166,41 +169,38 @@ TABLE_NOTE = ("test best %: each run's best test accuracy over its epochs, mean 
 
 def build(experiment: str | None, sweep: str | None, by: tuple[str, ...], out_dir: Path) -> tuple[list, str]:
     """The report's blocks (its PNGs written into out_dir) and compare's footnote."""
-    found = query.select(experiment, sweep)
-    keys = compare.conditions(found, by)
-    rows, excluded = compare.aggregate(found.runs, keys)
-    frame = compare.runs_frame(found.runs, keys)
-    reason = compare.exclusions(frame)
-    counted_ids = set(frame.loc[reason == "", "_run_id"])
-    counted = [r for r in found.runs if r.run_id in counted_ids]
-    if not counted:
+    comparison = compare.compare(experiment, sweep, by=by)
+    counted, rows = comparison.counted, comparison.rows
+    groups = counted.groups()
+    if not groups:
         raise UserError(f"no run of {'sweep ' + sweep if sweep else 'experiment ' + repr(experiment)} "
-                                "FINISHED with a test accuracy; there is nothing to report")
-    labels = [compare.label(keys, [r[k] for k in keys]) for r in rows.to_dict("records")]
-    groups = {lab: [] for lab in labels}
-    for r in counted:
-        groups[compare.label(keys, [r.params.get(k, "") for k in keys])].append(r)
-    footnote = compare.footnote(excluded)
-    sweep_name = counted[0].tags.get(names.SWEEP) if sweep else None
-    title = f"{found.experiment}: " + " vs ".join(labels)
-    source = f"sweep `{sweep_name}` (parent run `{sweep}`)" if sweep else f"experiment `{found.experiment}`"
-    regen = f"tracker report {'--sweep ' + sweep if sweep else '--experiment ' + found.experiment} --output DIR"
+                        "FINISHED with a test accuracy; there is nothing to report")
+    keys = counted.by
+    labels = [condition_label(keys, [r[k] for k in keys]) for r in rows.to_dict("records")]
+    groups = {lab: groups[lab] for lab in labels}  # the table's order: best first
+    runs = [r for lab in labels for r in groups[lab]]
+    footnote = counted.footnote()
+    sweep_name = runs[0].tags.get(names.SWEEP) if sweep else None
+    experiment = comparison.experiment
+    title = f"{experiment}: " + " vs ".join(labels)
+    source = f"sweep `{sweep_name}` (parent run `{sweep}`)" if sweep else f"experiment `{experiment}`"
+    regen = f"tracker report {'--sweep ' + sweep if sweep else '--experiment ' + experiment} --output DIR"
     blocks = [("h1", title),
-              ("p", f"Generated by `tracker report` from the {len(found.runs)} runs of {source}; "
+              ("p", f"Generated by `tracker report` from the {len(counted.runs)} runs of {source}; "
                     f"nothing here was typed by hand. Regenerate with `{regen}`.")]
-    blocks += setup_blocks(counted, keys)
-    blocks += data_blocks(counted)
+    blocks += setup_blocks(runs, keys)
+    blocks += data_blocks(runs)
     with tempfile.TemporaryDirectory() as scratch:
         models, errors = condition_blocks(groups, out_dir, Path(scratch))
     blocks += models
-    figure = compare.condition_curves(found.runs, keys)
+    figure = compare.condition_curves(counted)
     figure.savefig(out_dir / "curves.png", dpi=100)
     blocks += [("h2", "Curves"), ("p", "Test accuracy and loss per epoch, mean ± std across seeds."),
                ("img", "curves.png", "test accuracy and loss per epoch, per condition")]
     m = max(0, len(rows) - 1)
-    blocks += [("h2", "Results"), ("table", compare.cells(rows, keys)), ("p", TABLE_NOTE.format(m=m))]
+    blocks += [("h2", "Results"), ("table", cells(rows, keys)), ("p", TABLE_NOTE.format(m=m))]
     blocks += errors
-    blocks += leftout_blocks(frame, reason, footnote)
+    blocks += leftout_blocks(counted.frame, counted.reason, footnote)
     return blocks, footnote
 
 
@@ -213,11 +213,11 @@ def report(experiment: str | None, sweep: str | None, output: str, by: tuple[str
     out_dir.mkdir(parents=True, exist_ok=True)
     blocks, footnote = build(experiment, sweep, by, out_dir)
     readme, html = out_dir / "README.md", out_dir / "report.html"
-    readme.write_text(report_render.markdown(blocks))
-    html.write_text(report_render.html(blocks, out_dir))
+    readme.write_text(render.markdown(blocks))
+    html.write_text(render.html(blocks, out_dir))
     logged = None
     if sweep:
-        from .tracking import artifacts
+        from ..tracking import artifacts
 
         images = [b[1] for b in blocks if b[0] == "img"]
         logged = artifacts.log_files(sweep, [readme, html, *(out_dir / i for i in images)], names.REPORT_DIR)

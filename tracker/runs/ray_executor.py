@@ -9,31 +9,28 @@ attempt left RUNNING, marks it KILLED and resumes it from its last checkpoint, i
 """
 from __future__ import annotations
 
-import os
+import dataclasses
 import socket
 from pathlib import Path
 from typing import Iterator
 
-from .config import RunConfig, UserError
-from .settings import DATA_ENV, PROGRESS_ENV, URI_ENV, store_root
-from .tracking import names
+from ..config import RunConfig
+from ..errors import RunLost, UserError
+from ..settings import PROGRESS_ENV, URI_ENV, mlflow_env, store_root, uri_env
+from ..tracking import names
+from ..tracking.uri import check_reachable, is_local, redact
 from .sweep import find_child
-from .tracking.uri import check_reachable, is_local, redact
 
 MAX_RETRIES = 2  # worker deaths per run that Ray retries; a user error is never retried
 NEEDS_RAY = "--executor ray needs Ray: pip install 'tracker[ray]'"
 
 
-class RunLost(UserError):
-    """A run's Ray worker died more often than Ray retries; the run is KILLED, resumable."""
-
-
 def shared_uri() -> str:
     """MLFLOW_TRACKING_URI if it is a server every node can reach; else a one-line error."""
-    uri = os.environ.get(URI_ENV, "")
+    uri = uri_env()
     if not uri or is_local(uri):
         where = (f"{URI_ENV}={redact(uri)} is a local store" if uri else
-                 f"{URI_ENV} is unset, so runs would go to the embedded ./mlruns")
+                 f"{URI_ENV} is unset, so runs would go to the embedded store {store_root()}")
         raise UserError(f"--executor ray needs a tracking server every node can reach; {where}, which "
                         "the Ray workers cannot see: start a server (tracker server --host 0.0.0.0, or "
                         f"docker compose up) and export {URI_ENV}=http://HOST:5000")
@@ -42,12 +39,11 @@ def shared_uri() -> str:
 
 
 def worker_env(uri: str) -> dict[str, str]:
-    """What each task needs in its environment. Credentials are not sent: Ray shows a job's
-    runtime_env in its dashboard, so they belong in the environment of `ray start` on each node."""
-    env = {URI_ENV: uri, PROGRESS_ENV: "0"}
-    if os.environ.get(DATA_ENV):
-        env[DATA_ENV] = os.environ[DATA_ENV]
-    return env
+    """What each task needs in its environment: the server, MLflow's settings as tracker sets
+    them, no progress bars. The data folder travels in each run's config. Credentials are not
+    sent: Ray shows a job's runtime_env in its dashboard, so they belong in the environment of
+    `ray start` on each node."""
+    return {**mlflow_env(), URI_ENV: uri, PROGRESS_ENV: "0"}
 
 
 def check_address(address: str | None) -> None:
@@ -87,8 +83,10 @@ class RayPool:
         self.pending: dict = {}
 
     def submit(self, cfg: RunConfig, config_file: str, tags: dict, resume_id: str | None):
+        if not Path(cfg.data_dir).expanduser().is_absolute():  # the driver's folder, on every node
+            cfg = dataclasses.replace(cfg, data_dir=str(Path(cfg.data_dir).expanduser().absolute()))
         ref = self.task.remote(cfg, Path(config_file).name, Path(config_file).read_text(), tags,
-                               self.cpus, resume_id, os.getcwd())
+                               self.cpus, resume_id)
         self.pending[ref] = (cfg, tags)
         return ref
 
@@ -109,7 +107,7 @@ class RayPool:
             cause = getattr(e, "cause", None)
             raise cause if isinstance(cause, Exception) else e from None
         except RayError as e:  # the worker (or its node) died on every attempt
-            from .tracking import store
+            from ..tracking import store
 
             run = find_child(tags[names.SWEEP], cfg.experiment, cfg.name)
             if run is not None and run.status == "RUNNING":
@@ -128,12 +126,10 @@ class RayPool:
 
 
 def _run_point(cfg: RunConfig, config_name: str, config_text: str, tags: dict, threads: int,
-               resume_id: str | None, cwd: str) -> str:
+               resume_id: str | None) -> str:
     """One grid point on a Ray worker: resume the run a dead attempt left, else start one."""
-    from .recovery import run_point
+    from .sweep import run_point
 
-    if os.path.isdir(cwd):  # relative paths (data_dir) mean what they mean on the driver
-        os.chdir(cwd)
     config_file = store_root() / "files" / "sweeps" / tags[names.SWEEP] / cfg.name / config_name
     config_file.parent.mkdir(parents=True, exist_ok=True)
     config_file.write_text(config_text)  # logged as the run's config artifact, as locally
@@ -144,7 +140,7 @@ def _run_point(cfg: RunConfig, config_name: str, config_text: str, tags: dict, t
 def _take_over(sweep_name: str, cfg: RunConfig, resume_id: str | None) -> str | None:
     """The run to resume: the KILLED one the sweep handed over, or the one an earlier attempt
     of this task left RUNNING when its worker died (the parent schedules each point once)."""
-    from .tracking import store
+    from ..tracking import store
 
     run = store.get_run(resume_id) if resume_id else find_child(sweep_name, cfg.experiment, cfg.name)
     if run is None:

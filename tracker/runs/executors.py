@@ -7,10 +7,10 @@ from __future__ import annotations
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable
 
+from ..errors import UserError
+from ..ml.device import cores
 from . import sweep
-from .config import UserError
-from .recovery import run_point
-from .train import cores
+from .sweep import run_point
 
 
 def threads_for(workers: int) -> int:
@@ -65,7 +65,7 @@ def execute(p: sweep.Plan, config_file: str, workers: int = 1,
 
 def sweep_and_compare(config_file: str, extra: dict, echo: Callable[[str], None] = print):
     """`tracker demo`: run a sweep file's grid here, then compare its children."""
-    from .compare import compare
+    from ..results.compare import compare
 
     parent, _ = execute(sweep.plan(config_file, (), extra), config_file, echo=echo)
     return compare(None, parent)

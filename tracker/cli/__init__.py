@@ -1,0 +1,28 @@
+"""tracker: tracked PyTorch studies on MLflow. Each command parses its options, calls one
+function and prints; heavy imports happen inside the commands, so `tracker --help` is instant.
+The commands live by topic: runs.py (train, sweep, demo, resume, sync, summary), results.py
+(compare, report, runs, show, experiments), registry.py (models, evaluate), server.py.
+
+    tracker demo --data-dir ../shared/datasets
+"""
+from __future__ import annotations
+
+import click
+
+from ..settings import apply_mlflow_env
+from . import registry, results, runs, server
+from .options import Group
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+def main():
+    """Tracked, repeatable PyTorch studies on MLflow.
+
+    Runs go to MLFLOW_TRACKING_URI, or to the embedded store ./mlruns (SQLite) when unset.
+    MLflow's usage telemetry is off unless TRACKER_TELEMETRY=1.
+    """
+    apply_mlflow_env()  # before any command imports mlflow
+
+
+for _command in (*runs.COMMANDS, *results.COMMANDS, *registry.COMMANDS, *server.COMMANDS):
+    main.add_command(_command)

@@ -1,0 +1,104 @@
+"""What every command shares: the error handling of the group (one line, exit 2), the options
+several commands take (defined once), and the checks that run while options are parsed, so that
+bad input is refused before any work is done.
+
+    tracker compare --experiment mnist-demo --output /no/such/folder/t.md   # one line, exit 2
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from ..errors import UserError
+from ..settings import DATA_ENV
+from ..signals import Interrupted
+
+
+def fail(message: str, code: int = 2):
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+class Group(click.Group):
+    """Bad input becomes one line on stderr and exit 2; a signal exits 128 + signum."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UserError as e:
+            fail(str(e).splitlines()[0] if str(e) else e.__class__.__name__)
+        except FloatingPointError as e:  # a diverged run: it is already marked FAILED
+            fail(f"{e}; the run is marked FAILED", code=1)
+        except Interrupted as e:
+            click.echo(f"\nstopped by {e}; {e.outcome}", err=True)
+            if getattr(e, "run_id", None):
+                click.echo(f"continue it with: tracker resume {e.run_id}", err=True)
+            sys.exit(128 + e.signum)
+
+
+def _writable_folder(folder: Path, option: str) -> None:
+    """The folder exists (or its nearest existing parent can hold it) and takes a new file."""
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"{option} {str(folder)!r}: {str(probe)!r} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as e:
+        raise UserError(f"{option} {str(folder)!r}: cannot write in {str(probe)!r} "
+                        f"({e.strerror or e.__class__.__name__})") from None
+
+
+def output_file(ctx, param, value):
+    """A file to write: its folder must exist and be writable, checked before any work."""
+    if value is None:
+        return value
+    path = Path(value)
+    option = param.opts[0]
+    if path.is_dir():
+        raise UserError(f"{option} {value!r} is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise UserError(f"{option} {value!r}: the folder {str(path.parent)!r} does not exist")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UserError(f"{option} {value!r}: the file is not writable")
+    _writable_folder(path.parent, option)
+    return value
+
+
+def output_folder(ctx, param, value):
+    """A folder to write into (made when missing): it or its nearest parent must be writable."""
+    if value is None:
+        return value
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{param.opts[0]} {value!r} is a file; give a folder (it is made when missing)")
+    _writable_folder(path, param.opts[0])
+    return value
+
+
+SET_HELP = "Override one config key, e.g. --set norm=group (repeatable). Default: none."
+config_arg = click.argument("config", required=False, type=click.Path(dir_okay=False))
+set_opt = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
+data_opt = click.option("--data-dir", default=None, envvar=DATA_ENV,
+                        help=f"Dataset folder (also {DATA_ENV}). Default: the config's data_dir, 'data'.")
+BY_HELP = ("Param(s) that define a condition (repeatable, or comma-separated: --by norm,precision). "
+           "Default: the grid keys minus seed of the sweep (or of the sweeps every run came from), else norm.")
+by_opt = click.option("--by", multiple=True, help=BY_HELP)
+
+
+def selection(fn):
+    """--experiment NAME or --sweep RUN_ID, exactly one (compare, report)."""
+    fn = click.option("--sweep", "sweep_id", default=None, metavar="RUN_ID",
+                      help="A sweep's parent run: its children.")(fn)
+    return click.option("--experiment", default=None, help="An experiment: its runs.")(fn)
+
+
+def one_selection(experiment, sweep_id) -> None:
+    if bool(experiment) == bool(sweep_id):
+        raise click.UsageError("give one of --experiment NAME or --sweep RUN_ID")

@@ -1,0 +1,108 @@
+"""Commands that read runs: compare, report, runs, show.
+
+    tracker compare --experiment mnist-demo --by norm --format markdown
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..config import DEFAULT_EXPERIMENT
+from ..results.render import FORMATS
+from ..settings import STALE_AFTER
+from .options import by_opt, one_selection, output_file, output_folder, selection
+
+
+@click.command("compare")
+@selection
+@click.option("--filter", "filter_string", default="", help="MLflow filter string. Default: none.")
+@by_opt
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False), default=None, callback=output_file,
+              help="Write to this file. Default: stdout.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, callback=output_file,
+              help="Also draw test accuracy and loss per epoch to this PNG. Default: none.")
+@click.option("--target", type=float, default=None, metavar="ACC",
+              help="Also the training seconds each run took to first reach this test accuracy "
+                   "(0.994 or 99.4), mean ± std per condition, and how many reached it. Default: none.")
+def compare_cmd(experiment, sweep_id, filter_string, by, fmt, output, plot, target):
+    """Aggregate FINISHED runs per condition across seeds: mean, std, 95% CI, Welch p."""
+    from ..results import compare
+
+    one_selection(experiment, sweep_id)
+    comparison = compare.compare(experiment, sweep_id, filter_string, by, target)
+    figure = compare.condition_curves(comparison.counted) if plot or fmt == "html" else None
+    if plot:
+        figure.savefig(plot, dpi=100)
+        click.echo(f"wrote {plot}", err=True)
+    text = comparison.render(fmt, figure)
+    if output:
+        Path(output).write_text(text)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+    if comparison.footnote:
+        click.echo(comparison.footnote, err=True)
+
+
+@click.command("report")
+@selection
+@click.option("--output", required=True, type=click.Path(file_okay=False), callback=output_folder,
+              help="Folder for README.md, its PNGs and report.html (made when missing).")
+@by_opt
+def report_cmd(experiment, sweep_id, output, by):
+    """Write a study's report from its runs: what was compared and held fixed, the data, each
+    condition's model, curves, the results table (Holm-adjusted p, difference to the best row with
+    its 95% interval), each condition's best run's confusion matrix and misclassified images.
+    With --sweep, the report is also logged to the sweep's parent run (report/)."""
+    from ..results import report
+
+    one_selection(experiment, sweep_id)
+    written = report.report(experiment, sweep_id, output, by)
+    click.echo(f"wrote {written.readme} and {written.html}")
+    if written.logged:
+        click.echo(f"logged to the sweep's parent run: {written.logged}")
+    if written.footnote:
+        click.echo(written.footnote, err=True)
+
+
+@click.command("runs")
+@click.option("--experiment", default=DEFAULT_EXPERIMENT, show_default=True, help="Experiment to list.")
+@click.option("--filter", "filter_string", default="", help="MLflow filter string. Default: none.")
+@click.option("--stale", is_flag=True, help="Only RUNNING runs that are no longer alive.")
+@click.option("--older-than", default=STALE_AFTER, show_default=True,
+              help="With --stale: seconds without a heartbeat for runs of other hosts.")
+@click.option("--mark-killed", is_flag=True, help="With --stale: mark them KILLED (then resume them).")
+@click.option("--format", "fmt", type=click.Choice([f for f in FORMATS if f != "html"]),
+              default="table", show_default=True)
+def runs_cmd(experiment, filter_string, stale, older_than, mark_killed, fmt):
+    """List an experiment's runs: id, name, status, key params, best test accuracy, duration."""
+    from ..results import render
+    from ..tracking import records, store
+
+    found, marked = store.listing(experiment, filter_string, stale, older_than, mark_killed)
+    if marked is not None:
+        click.echo(f"marked {marked} stale run(s) KILLED; resume with tracker resume RUN_ID", err=True)
+    click.echo(render.table(records.frame(found), fmt), nl=False)
+
+
+@click.command("show")
+@click.argument("run_id")
+def show_cmd(run_id):
+    """Print one run's config, metrics per epoch and artifact list."""
+    from ..tracking import names, store
+
+    run, hist, artifacts = store.describe(run_id, names.EPOCH_METRICS)
+    click.echo(f"run {run_id}  {run.name}  {run.status}")
+    click.echo("params:")
+    for k, v in sorted(run.params.items()):
+        click.echo(f"  {k} = {v}")
+    click.echo("metrics per epoch:")
+    click.echo(hist.to_string() if len(hist) else "  (none)")
+    click.echo("artifacts:")
+    for path in artifacts:
+        click.echo(f"  {path}")
+
+
+COMMANDS = (compare_cmd, report_cmd, runs_cmd, show_cmd)

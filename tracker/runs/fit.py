@@ -1,0 +1,140 @@
+"""The epochs of one run: restore a checkpoint, train and evaluate each epoch, save it
+atomically and log it, then the run's final figures. The loops themselves are in ml/train.py.
+
+    tracker train experiments/mnist-demo.toml --data-dir ../shared/datasets
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import torch
+
+from ..ml import checkpoint
+from ..ml.data import EVAL_BATCH, Batches
+from ..ml.ema import EMA
+from ..ml.train import evaluate, make_optimizer, make_scheduler, train_epoch
+from ..results import outcomes, plots
+from ..signals import SignalGuard
+from ..tracking import names
+from .prepare import Prepared
+
+METRICS = names.EPOCH_METRICS
+VAL_METRICS = names.VAL_METRICS  # only when cfg.val_split > 0
+
+
+@dataclass
+class Loop:
+    """What the epochs need, built once: the model on its device, the batches, the optimizer."""
+    model: torch.nn.Module
+    step: torch.nn.Module  # the model, or its torch.compile'd form (same parameters)
+    train: Batches
+    test: Batches
+    val: Batches | None
+    ema: EMA | None
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    per_batch: bool
+
+
+def build(p: Prepared) -> Loop:
+    cfg, device = p.cfg, p.device
+    model = p.model.to(device)
+    if p.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    batches = dict(dataset=cfg.dataset, device=device, channels_last=p.channels_last)
+    train = Batches(p.train, batch_size=cfg.batch_size, shuffle=True, augment=cfg.augment,
+                    seed=cfg.seed, **batches)
+    test = Batches(p.test, batch_size=EVAL_BATCH, **batches)
+    val = None if p.val is None else Batches(p.val, batch_size=EVAL_BATCH, **batches)
+    optimizer = make_optimizer(cfg, model)
+    scheduler, per_batch = make_scheduler(cfg, optimizer, len(train))
+    return Loop(model, torch.compile(model) if cfg.compile else model, train, test, val,
+                EMA(model, cfg.ema) if cfg.ema else None, optimizer, scheduler, per_batch)
+
+
+def epoch_summary(history: dict, epoch: int) -> dict:
+    """What an epoch logs, derived from the history alone (so it can be replayed)."""
+    i = epoch - 1
+    val = {"val_acc_best": max(history["val_acc"][:epoch])} if "val_acc" in history else {}
+    return {**{k: history[k][i] for k in METRICS + VAL_METRICS if k in history}, **val,
+            "test_acc_best": max(history["test_acc"][:epoch]),
+            "train_acc_best": max(history["train_acc"][:epoch]),
+            "epoch_time_mean_s": sum(history["epoch_time_s"][:epoch]) / epoch}
+
+
+def restore(loop: Loop, state: dict, run) -> tuple[dict, int]:
+    """A checkpoint's weights, optimizer, schedule and RNG states; the epochs a hard kill left
+    unlogged are logged from its history. Returns (history, first epoch to train)."""
+    loop.model.load_state_dict(state["model"])
+    loop.optimizer.load_state_dict(state["optimizer"])
+    if loop.scheduler is not None:
+        loop.scheduler.load_state_dict(state["scheduler"])
+    checkpoint.restore_rng(state["rng"], loop.train.generator)
+    if loop.ema is not None:
+        loop.ema.load_state_dict(state["ema"])
+    history, start = state["history"], state["epoch"] + 1
+    logged = run.logged_steps("test_acc")
+    for epoch in range(1, start):
+        if epoch not in logged:
+            run.log_metrics(epoch, epoch_summary(history, epoch))
+    return history, start
+
+
+def train_one(p: Prepared, loop: Loop, epoch: int) -> dict:
+    """One epoch: train, then evaluate the weights that are judged (the EMA's when on)."""
+    cfg = p.cfg
+    t0 = time.perf_counter()
+    lr = loop.optimizer.param_groups[0]["lr"]
+    metrics = train_epoch(loop.step, loop.train, loop.optimizer, loop.scheduler, loop.per_batch,
+                          p.precision, cfg.stop_on_nan, desc=f"{cfg.name} epoch {epoch}/{cfg.epochs}",
+                          label_smoothing=cfg.label_smoothing, ema=loop.ema)
+    judged = loop.step if loop.ema is None else loop.ema.model
+    final = epoch == cfg.epochs
+    tta = cfg.tta and final  # 5x an evaluation's cost: paid once, for the figure reported
+    metrics.update(evaluate(judged, loop.test, p.precision, tta, keep=final))
+    if loop.val is not None:
+        metrics.update(evaluate(judged, loop.val, p.precision, tta, prefix="val"))
+    metrics.update(lr=lr, epoch_time_s=time.perf_counter() - t0)
+    return metrics
+
+
+def save(p: Prepared, loop: Loop, run, history: dict, epoch: int, improved: bool) -> None:
+    """The epoch's checkpoint, then its metrics: an epoch's metrics on the server mean its
+    checkpoint is there too, so a resume on another node never re-trains a logged epoch."""
+    state = {"epoch": epoch, "model": loop.model.state_dict(), "optimizer": loop.optimizer.state_dict(),
+             "scheduler": loop.scheduler.state_dict() if loop.scheduler else {},
+             "history": history, "config": dataclasses.asdict(p.cfg),
+             "rng": checkpoint.rng_state(loop.train.generator),
+             **({} if loop.ema is None else {"ema": loop.ema.state_dict()})}
+    folder = checkpoint.folder(run.run_id)
+    run.log_artifact(checkpoint.save_atomic(state, folder / checkpoint.LAST), checkpoint.ARTIFACTS)
+    run.log_metrics(epoch, epoch_summary(history, epoch), heartbeat=True)
+    if improved:
+        run.log_artifact(checkpoint.save_atomic(state, folder / checkpoint.BEST), checkpoint.ARTIFACTS)
+
+
+def fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> None:
+    """Train the run's remaining epochs; a signal waits while an epoch is saved and logged."""
+    cfg = p.cfg
+    loop = build(p)
+    history = {k: [] for k in METRICS + (VAL_METRICS if loop.val is not None else ())}
+    start, metrics = 1, {}
+    if state is not None:
+        history, start = restore(loop, state, run)
+    for epoch in range(start, cfg.epochs + 1):
+        metrics = train_one(p, loop, epoch)
+        improved = not history["test_acc"] or metrics["test_acc"] > max(history["test_acc"])
+        for k in history:
+            history[k].append(metrics[k])
+        with guard.critical():
+            save(p, loop, run, history, epoch, improved)
+        print(f"epoch {epoch}/{cfg.epochs}: train_loss {metrics['train_loss']:.4f} "
+              f"train_acc {metrics['train_acc']:.2%} test_loss {metrics['test_loss']:.4f} "
+              f"test_acc {metrics['test_acc']:.2%} ({metrics['epoch_time_s']:.1f}s)", flush=True)
+    run.log_figure(plots.curves(history, cfg.name), names.CURVES_PNG)
+    if loop.ema is not None:  # the logged model is the one that was evaluated
+        loop.model.load_state_dict(loop.ema.state_dict())
+    if "predictions" in metrics:  # the final evaluation's outcomes, from its kept predictions
+        outcomes.log(run, cfg.epochs, cfg.dataset, p.test.images, p.test.labels, metrics["predictions"])

@@ -1,0 +1,93 @@
+"""One tracked training job: prepare everything, open a run, train into it, end it.
+
+    tracker train experiments/mnist-demo.toml --set norm=group --data-dir ../shared/datasets
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..config import RunConfig
+from ..ml.data import Batches
+from ..signals import Interrupted, SignalGuard
+from ..tracking import names
+from .fit import fit
+from .prepare import Prepared, inputs, prepare, summary_text
+
+
+@dataclass
+class Outcome:
+    run_id: str
+    buffered: int  # tracking calls waiting for the server (or `tracker sync`)
+
+
+def train(cfg: RunConfig, config_file: str | None = None, tags: dict | None = None,
+          offline: bool = False, threads: int | None = None) -> Outcome:
+    """A new run of cfg, trained to its end: `tracker train` and each point of a sweep.
+    threads: at most this many torch threads (a sweep worker's share of the cores)."""
+    from ..tracking import live
+
+    p = prepare(cfg, threads)  # bad input fails here, before the run exists
+    run = live.start_run(cfg.experiment, cfg.name, {
+        names.GIT_COMMIT: p.params["git_commit"], names.KIND: names.TRAIN, **(tags or {})},
+        offline=offline)
+
+    def setup():
+        run.log_params(p.params)
+        run.log_inputs(inputs(p))
+        run.log_text(summary_text(cfg, p.model), names.SUMMARY)
+        run.log_text(json.dumps(dataclasses.asdict(cfg), indent=2), names.RESOLVED_CONFIG)
+        if config_file:
+            run.log_artifact(config_file, names.CONFIG_DIR)
+
+    train_into(p, run, setup, None)
+    return Outcome(run.run_id, run.buffered)
+
+
+@contextmanager
+def lifetime(run):
+    """The one place a run ends: FINISHED when the block completes, KILLED on a stop signal
+    (the Interrupted learns the run's id, for the resume hint), FAILED on any other error."""
+    with SignalGuard() as guard:
+        try:
+            yield guard
+        except Interrupted as e:
+            e.run_id = run.run_id
+            run.end("KILLED", f"stopped by {e}")
+            raise
+        except BaseException as e:
+            run.end("FAILED", f"{e.__class__.__name__}: {e}")
+            raise
+        run.end("FINISHED")
+
+
+def train_into(p: Prepared, run, setup, state: dict | None) -> str:
+    """Train an open run (new, or resumed from `state`) and log its model; returns its id."""
+    started = time.perf_counter()
+    with lifetime(run) as guard:
+        setup()
+        fit(p, run, guard, state)
+        wall = time.perf_counter() - started
+        run.wait()  # so the sender's time is complete (the model is logged after this anyway)
+        run.set_tags({names.TRACKING_S: f"{run.seconds:.3f}", names.WALL_S: f"{wall:.3f}",
+                      names.SENDING_S: f"{run.send_seconds:.3f}"})
+        model = p.model.cpu().to(memory_format=torch.contiguous_format).eval()
+        if not run.log_model(model, example(p)):
+            print(f"tracking server still unreachable: {run.buffered} calls of run "
+                  f"{run.run_id} wait in {run.outbox.path}; replay them with `tracker sync`",
+                  file=sys.stderr, flush=True)
+        run.wait()
+    return run.run_id
+
+
+def example(p: Prepared) -> np.ndarray:
+    """Two test images, as the model takes them."""
+    batch = next(iter(Batches(p.test, p.cfg.dataset, 2, torch.device("cpu"))))[0]
+    return batch.contiguous().numpy().astype(np.float32)

@@ -1,0 +1,109 @@
+"""Everything a run needs that can fail on bad input, made before any run exists: the device,
+the model (and its budget), the data, whether a batch fits, and the params the run logs.
+
+    tracker summary experiments/mnist-demo.toml --set norm=group
+"""
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import RunConfig
+from ..errors import ConfigError
+from ..ml import fingerprint, fits
+from ..ml.data import Split, load_split, split_val
+from ..ml.device import channels_last, effective_precision, pick_device, set_threads
+from ..ml.models import IN_SHAPE, build_model, count_params, receptive_field
+
+
+@dataclass
+class Prepared:
+    cfg: RunConfig
+    device: torch.device
+    model: torch.nn.Module
+    train: Split
+    test: Split
+    params: dict
+    precision: str  # what the device runs: bf16 falls back to fp32 where unsupported
+    channels_last: bool
+    val: Split | None = None  # held out of the training set when cfg.val_split > 0
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, cwd=Path(__file__).parent)
+        return out.stdout.strip() if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def describe(cfg: RunConfig) -> tuple[torch.nn.Module, dict]:
+    """The model and the numbers logged with it; fails on a model over budget."""
+    model = build_model(cfg)
+    total, trainable = count_params(model)
+    if cfg.max_params is not None and total > cfg.max_params:
+        raise ConfigError(f"config key 'max_params': {cfg.arch} with norm={cfg.norm} has "
+                          f"{total:,} parameters, over the budget of {cfg.max_params:,}")
+    rf = receptive_field(model, IN_SHAPE[cfg.dataset])
+    return model, {"params_total": total, "params_trainable": trainable, "receptive_field": rf}
+
+
+def prepare(cfg: RunConfig, threads: int | None = None) -> Prepared:
+    """Everything that can fail on bad input, before any run exists. threads: at most this
+    many torch threads (a sweep worker's share of the cores)."""
+    set_threads(threads)
+    device = pick_device(cfg.device)
+    seed_everything(cfg.seed)
+    model, counts = describe(cfg)
+    train = load_split(cfg.dataset, cfg.data_dir, True, cfg.download, cfg.train_limit)
+    test = load_split(cfg.dataset, cfg.data_dir, False, cfg.download, cfg.test_limit)
+    train, val = split_val(train, cfg.val_split, cfg.seed) if cfg.val_split else (train, None)
+    fits.check(model, IN_SHAPE[cfg.dataset], cfg.batch_size, len(train),
+               train.images.numel() + test.images.numel(), device)
+    precision = effective_precision(device, cfg.precision)
+    if precision != cfg.precision:
+        print(f"warning: {device.type} has no native bf16; training in fp32", file=sys.stderr)
+    layout = channels_last(device, cfg.norm, IN_SHAPE[cfg.dataset], precision)
+    params = {**cfg.as_params(), **counts, "device_used": device.type, "git_commit": git_commit(),
+              "precision_used": precision, "channels_last": str(layout),
+              "torch_version": torch.__version__,
+              **{f"{p}_version": version(p) for p in ("torchvision", "mlflow")}}
+    return Prepared(cfg, device, model, train, test, params, precision, layout, val)
+
+
+def summary_text(cfg: RunConfig, model: torch.nn.Module) -> str:
+    """torchinfo's summary; its random input draws from a forked RNG, so a tracked run trains
+    on the same random numbers as an untracked one (or a restart)."""
+    import torchinfo
+
+    with torch.random.fork_rng(devices=[]):
+        stats = torchinfo.summary(model, input_size=(1, *IN_SHAPE[cfg.dataset]), verbose=0,
+                                  device="cpu", col_names=("output_size", "num_params"))
+    return str(stats)
+
+
+def summary(cfg: RunConfig) -> tuple[str, dict]:
+    """`tracker summary`: torchinfo's table and the counts, with no data."""
+    model, counts = describe(cfg)
+    return summary_text(cfg, model), counts
+
+
+def inputs(p: Prepared) -> list[dict]:
+    """The data the run reads, as MLflow dataset inputs (name, digest, source, sizes)."""
+    cfg = p.cfg
+    return fingerprint.inputs(cfg.dataset, cfg.data_dir, (len(p.train), len(p.test)),
+                              (cfg.train_limit, cfg.test_limit))
