@@ -67,6 +67,7 @@ def test_signal_marks_killed_and_resume_matches_uninterrupted(long_tiny, sig, co
     assert proc.returncode == code, err
     (run,) = [r for r in all_runs() if r.data.params["experiment"] == "faults"]
     assert run.info.status == "KILLED" and "stopped by SIG" in run.data.tags["tracker.error"]
+    assert f"continue it with: tracker resume {run.info.run_id}" in err  # the id, and what to do
     done = torch.load(next(Path(os.environ["TRACKER_STORE"]).glob("checkpoints/*/last.pt")), weights_only=True)
     assert 2 <= done["epoch"] < 5
     assert len(history(run.info.run_id)["test_acc"]) == done["epoch"]  # flushed, nothing more

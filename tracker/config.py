@@ -198,8 +198,10 @@ def read_toml(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def split_grid(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list]]:
-    """A sweep file: the [grid] table holds lists; everything else is the base config."""
+    """A sweep file: the [grid] table holds lists, [study] the declared analysis (study.py);
+    everything else is the base config."""
     raw = dict(raw)
+    raw.pop("study", None)
     grid = raw.pop("grid", {}) or {}
     if not isinstance(grid, dict):
         raise ConfigError("config key 'grid': expected a table of lists")
@@ -221,6 +223,21 @@ def make_config(values: dict[str, Any]) -> RunConfig:
 
 
 def load_config(path: str | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
-    """The base config of PATH (grid ignored) with overrides applied."""
-    base = split_grid(read_toml(path))[0] if path else {}
-    return make_config({**base, **(overrides or {})})
+    """The base config of PATH with overrides applied; for a file with a [grid], one point of
+    it (each grid key from the overrides, else its first value): see grid_point."""
+    return grid_point(path, overrides)[0]
+
+
+def grid_point(path: str | None, overrides: dict[str, Any] | None = None) -> tuple[RunConfig, str]:
+    """One run of PATH, and a note saying which point of its [grid] it is (empty without a grid)."""
+    base, grid = split_grid(read_toml(path)) if path else ({}, {})
+    overrides = overrides or {}
+    chosen = {k: overrides[k] if k in overrides else values[0] for k, values in grid.items()}
+    cfg = make_config({**base, **chosen, **overrides})
+    if not grid:
+        return cfg, ""
+    points = math.prod(len(v) for v in grid.values())
+    source = {k: "--set" if k in overrides else "the grid's first" for k in chosen}
+    how = ", ".join(f"{k}={v} ({source[k]})" for k, v in chosen.items())
+    return cfg, (f"{Path(path).name} has a [grid] of {points} runs; this is one of them: {how}. "
+                 f"`tracker sweep {path}` runs them all")

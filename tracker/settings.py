@@ -31,7 +31,8 @@ def mlflow_env() -> dict[str, str]:
     (tracker calls no host but the tracking server, a Ray cluster and dataset downloads)."""
     env = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "10", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
            "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-           "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}  # a few small files: no bar each
+           "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # a few small files: no bar each
+           "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}  # stdout is the command's output
     if os.environ.get(TELEMETRY_ENV) != "1":
         env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     return {k: os.environ.get(k, v) for k, v in env.items()}

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from ..config import DEFAULT_EXPERIMENT
 from ..results.render import FORMATS
 from ..settings import STALE_AFTER
 from .options import by_opt, one_selection, output_file, output_folder, selection
@@ -68,7 +67,8 @@ def report_cmd(experiment, sweep_id, output, by):
 
 
 @click.command("runs")
-@click.option("--experiment", default=DEFAULT_EXPERIMENT, show_default=True, help="Experiment to list.")
+@click.option("--experiment", default=None,
+              help="Experiment to list. Default: every experiment (`tracker experiments` lists them).")
 @click.option("--filter", "filter_string", default="", help="MLflow filter string. Default: none.")
 @click.option("--stale", is_flag=True, help="Only RUNNING runs that are no longer alive.")
 @click.option("--older-than", default=STALE_AFTER, show_default=True,
@@ -77,14 +77,37 @@ def report_cmd(experiment, sweep_id, output, by):
 @click.option("--format", "fmt", type=click.Choice([f for f in FORMATS if f != "html"]),
               default="table", show_default=True)
 def runs_cmd(experiment, filter_string, stale, older_than, mark_killed, fmt):
-    """List an experiment's runs: id, name, status, key params, best test accuracy, duration."""
-    from ..results import render
-    from ..tracking import records, store
+    """List runs: id, name, status, key params, best test accuracy, duration."""
+    from ..results import listing, render
+    from ..tracking import store
 
     found, marked = store.listing(experiment, filter_string, stale, older_than, mark_killed)
     if marked is not None:
         click.echo(f"marked {marked} stale run(s) KILLED; resume with tracker resume RUN_ID", err=True)
-    click.echo(render.table(records.frame(found), fmt), nl=False)
+    if not found:
+        where = f"experiment {experiment!r}" if experiment else "the store"
+        what = "no stale runs" if stale else "no runs match the filter" if filter_string else "no runs"
+        click.echo(f"{what} in {where}", err=True)
+        return
+    names_by_id = None if experiment else {e["experiment_id"]: e["name"] for e in store.experiments()}
+    click.echo(render.table(listing.runs_table(found, names_by_id), fmt), nl=False)
+
+
+@click.command("experiments")
+@click.option("--format", "fmt", type=click.Choice([f for f in FORMATS if f != "html"]),
+              default="table", show_default=True)
+def experiments_cmd(fmt):
+    """List the store's experiments: name, id, how many runs, when the newest started."""
+    from ..results import listing, render
+    from ..settings import tracking_uri
+    from ..tracking import store
+    from ..tracking.uri import redact
+
+    found = listing.worth_listing(store.experiments())
+    if not found:
+        click.echo(f"no experiments at {redact(tracking_uri())} yet", err=True)
+        return
+    click.echo(render.table(listing.experiments_table(found), fmt), nl=False)
 
 
 @click.command("show")
@@ -93,7 +116,7 @@ def show_cmd(run_id):
     """Print one run's config, metrics per epoch and artifact list."""
     from ..tracking import names, store
 
-    run, hist, artifacts = store.describe(run_id, names.EPOCH_METRICS)
+    run, hist, artifacts, models = store.describe(run_id, names.EPOCH_METRICS)
     click.echo(f"run {run_id}  {run.name}  {run.status}")
     click.echo("params:")
     for k, v in sorted(run.params.items()):
@@ -103,6 +126,9 @@ def show_cmd(run_id):
     click.echo("artifacts:")
     for path in artifacts:
         click.echo(f"  {path}")
+    click.echo("logged model:" + ("" if models else " (none: the run did not finish)"))
+    for uri in models:
+        click.echo(f"  {uri}  (register it: tracker models register {run_id})")
 
 
-COMMANDS = (compare_cmd, report_cmd, runs_cmd, show_cmd)
+COMMANDS = (compare_cmd, report_cmd, runs_cmd, experiments_cmd, show_cmd)

@@ -14,13 +14,18 @@ from .options import config_arg, data_opt, set_opt
 DEMO = str(Path(__file__).resolve().parents[2] / "experiments" / "mnist-demo.toml")
 
 
-def _config(config, sets, data_dir=None, **fixed):
-    from ..config import load_config, parse_overrides
+def _config(config, sets, data_dir=None):
+    """The run CONFIG with --set and --data-dir; a file with a [grid] gives one point of it,
+    and says which on stderr."""
+    from ..config import grid_point, parse_overrides
 
     overrides = parse_overrides(sets)
     if data_dir:
         overrides["data_dir"] = data_dir
-    return load_config(config, {**fixed, **overrides})
+    cfg, note = grid_point(config, overrides)
+    if note:
+        click.echo(f"note: {note}", err=True)
+    return cfg
 
 
 @click.command()
@@ -97,7 +102,8 @@ def sweep_cmd(config, sets, data_dir, dry_run, workers, executor, address, cpus_
                                "many at once as --cpus-per-run and the cluster's CPUs allow")
     p = sweep.plan(config, sets, {"data_dir": data_dir} if data_dir else None)
     if dry_run:
-        click.echo(f"sweep {p.name}: {len(p.points)} runs over {', '.join(p.grid_keys) or 'no grid'}")
+        over = f"over {', '.join(p.grid_keys)}" if p.grid_keys else f"(no [grid] in {Path(config).name})"
+        click.echo(f"sweep {p.name}: {len(p.points)} run{'s' if len(p.points) != 1 else ''} {over}")
         for i, pt in enumerate(p.points, 1):
             click.echo(f"  {i}. {pt.cfg.name}  " + " ".join(f"{k}={v}" for k, v in pt.values.items()))
         return

@@ -51,9 +51,11 @@ def load_split(name: str, data_dir: str | os.PathLike, train: bool, download: bo
     """One split through torchvision's own dataset class, kept as uint8 NCHW."""
     root = Path(data_dir).expanduser()
     meta = DATASETS[name]
+    made = _missing_folders(root / meta.folder)
     try:
         ds = _open(name, root, train, download)
     except Exception as e:  # offline download, corrupted files, unreadable dir
+        _remove_empty(made)  # a failed download leaves no empty MNIST/raw behind
         damaged(name, root)  # a file that is there but broken is named, not reported missing
         hint = "it could not be downloaded" if download else "download = false"
         raise DataError(
@@ -66,6 +68,23 @@ def load_split(name: str, data_dir: str | os.PathLike, train: bool, download: bo
     if limit:
         images, labels = images[:limit], labels[:limit]
     return Split(images.contiguous(), labels)
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders on the way to `folder` that do not exist yet, deepest first."""
+    out = []
+    while not folder.exists() and folder != folder.parent:
+        out.append(folder)
+        folder = folder.parent
+    return out
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:  # deepest first; one that holds anything stays
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def damaged(name: str, root: Path) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..errors import UserError
 from ..tracking import names, query
 from . import epochs, render, stats
 from .cells import cells
@@ -112,7 +113,14 @@ def compare(experiment: str | None, sweep: str | None, filter_string: str = "",
     each condition took to reach that test accuracy."""
     target = None if target is None else epochs.parse_target(target)
     found = query.select(experiment, sweep, filter_string)
+    what = f"sweep {sweep}" if sweep else f"experiment {found.experiment!r}"
+    if not found.runs:
+        raise UserError(f"no runs match: {what} has no training runs"
+                        + (f" that match the filter {filter_string!r}" if filter_string else ""))
     counted = count(found, by)
+    if counted.counted.empty:
+        raise UserError(f"no runs match: none of the {len(found.runs)} runs of {what} counts "
+                        f"({counted.footnote().split(': ', 1)[-1]})")
     history = None
     if target is not None or any(names.VAL_ACC in r.metrics for r in found.runs):
         history = query.histories([r.run_id for r in found.runs], epochs.HISTORY_KEYS)

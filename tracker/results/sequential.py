@@ -25,7 +25,6 @@ again on the runs in the store.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
@@ -33,6 +32,7 @@ from typing import Sequence
 import numpy as np
 from scipy.special import ndtri, stdtr
 
+from ..study import check_looks
 from .verdicts import Judgement, judge
 
 STUDIES = 200_000  # simulation error of the level: about ±1% of it
@@ -45,15 +45,6 @@ class Step:
     targets: dict[str, int]  # condition -> seeds it should have at the next look
     level: float  # the per-look level the judgements used
     decided: bool  # no target left: all decided, or the plan's last look reached
-
-
-def check_looks(looks: Sequence[int]) -> tuple[int, ...]:
-    """The looks as a tuple, or ValueError: they must be strictly increasing whole numbers >= 2."""
-    looks = tuple(looks)
-    whole = all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in looks)
-    if not looks or not whole or looks[0] < 2 or any(a >= b for a, b in zip(looks, looks[1:])):
-        raise ValueError(f"looks must be strictly increasing whole numbers of seeds >= 2, e.g. 3,5,10; got {looks}")
-    return tuple(int(n) for n in looks)
 
 
 def level(looks: Sequence[int], alpha: float = 0.05) -> float:

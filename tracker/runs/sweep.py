@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import RUN_KEYS, RunConfig, make_config, parse_overrides, read_toml, split_grid
-from ..errors import TrackingError
+from ..errors import ConfigError, TrackingError
 from ..tracking import names
 
 
@@ -39,7 +39,14 @@ class Plan:
 def plan(path: str, sets: tuple[str, ...] = (), extra: dict | None = None) -> Plan:
     """Every grid point as a validated config, before anything runs."""
     base, grid = split_grid(read_toml(path))
-    base = {**base, **(extra or {}), **parse_overrides(sets)}
+    overrides = parse_overrides(sets)
+    clash = [k for k in overrides if k in grid]
+    if clash:
+        k = clash[0]
+        raise ConfigError(f"--set {k}=...: {k} is a [grid] key of {Path(path).name} "
+                          f"({', '.join(map(str, grid[k]))}), so a sweep runs every value; edit the "
+                          f"grid, or train one point with `tracker train {path} --set {k}=...`")
+    base = {**base, **(extra or {}), **overrides}
     for key in grid:
         base.pop(key, None)  # a grid key in the base is overridden by the grid
     points = []

@@ -24,7 +24,7 @@ from . import logged_model, names
 from .client import client, edge, ensure_experiment, get, translated, unreachable
 from .outbox import Outbox
 from ..errors import TrackingError
-from .uri import is_local, local_uri, server_up
+from .uri import is_local, local_uri, redact, server_up
 
 MAX_BATCH_PARAMS = 100
 _STOP = object()  # tells the sender thread its run has ended
@@ -42,6 +42,8 @@ class Run:
         self.send_cpu_seconds = 0.0  # CPU time it used doing so (what it can take from training)
         self.outbox = Outbox(run_id)
         self.remote = not is_local(c.tracking_uri)
+        self.offline = False  # started --offline with the server down: nothing to wait for at the end
+        self.waited_s = 0.0  # time spent waiting for a server that was down (not the run's duration)
         self._queue: queue.Queue = queue.Queue()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._sender, daemon=True, name=f"tracker-{run_id[:8]}")
@@ -86,7 +88,7 @@ class Run:
     def _deliver(self, op: dict) -> None:
         if self.remote and self.outbox.pending():  # mid-outage: keep the order
             self.outbox.append(op)
-            self._flush()
+            self._replay_until(time.time())
             return
         try:
             apply_op(self.client, self.outbox, op)
@@ -101,10 +103,14 @@ class Run:
         """Deliver the queue, then replay the outbox if the server answers (waiting up to
         `wait` s); True when nothing is left."""
         self.wait()
-        return self._timed(self._flush, wait)
+        started = time.time()
+        try:
+            return self._timed(self._replay_until, started + wait)
+        finally:
+            self.waited_s += time.time() - started
 
-    def _flush(self, wait: float = 0.0) -> bool:
-        deadline = time.time() + wait
+    def _replay_until(self, deadline: float) -> bool:
+        """Replay the outbox if the server answers, trying until `deadline` (unix s)."""
         while self.outbox.pending():
             if server_up(self.client.tracking_uri):
                 try:
@@ -167,7 +173,9 @@ class Run:
         waits up to TRACKER_OUTAGE_WAIT s for the server; if it stays down, the model waits in
         the outbox for `tracker sync` (which rebuilds it from the checkpoint): False."""
         self.wait()
-        if self.remote and not self.flush(outage_wait() if wait is None else wait):
+        if wait is None:  # a run started --offline was told the server is down: one try, no wait
+            wait = 0.0 if self.offline else outage_wait()
+        if self.remote and not self.flush(wait):
             self.outbox.append({"op": "model"})
             return False
         self._timed(logged_model.log, self.client, self.outbox.target(), model, example)
@@ -178,7 +186,8 @@ class Run:
         self.wait(raise_error=status != "FINISHED")  # a failed run ends whatever came before
         if error:
             self.set_tags({names.ERROR: error[:5000]})
-        self._send({"op": "terminate", "status": status, "end_time": int(time.time() * 1000)})
+        ended = time.time() - self.waited_s  # the run's duration leaves out the outage waits
+        self._send({"op": "terminate", "status": status, "end_time": int(ended * 1000)})
         self._queue.put(_STOP)
         self._thread.join()
         error_, self._error = self._error, None
@@ -237,6 +246,7 @@ def start_run(experiment: str, run_name: str, tags: dict[str, str], offline: boo
         if not offline:
             raise
         run = Run(MlflowClient(tracking_uri=local_uri()), f"offline-{uuid.uuid4().hex}", "")
+        run.offline = True
         run.outbox.append({"op": "create", "experiment": experiment, "run_name": run_name,
                            "tags": {**tags, **_liveness()}, "start_time": int(time.time() * 1000)})
         print(f"tracking server unreachable: run {run.run_id} is kept in {run.outbox.path} "
@@ -263,9 +273,17 @@ def sync(rebuild: Rebuild) -> dict[str, int]:
     `rebuild` makes a run's model from its checkpoint, for a model that waited for the server."""
     from . import outbox
 
-    c = client()
+    waiting = outbox.waiting()
+    if not waiting:
+        return {}
+    try:
+        c = client()
+    except TrackingError:
+        raise TrackingError(f"tracking server {redact(local_uri())} is still unreachable; the "
+                            f"calls of {len(waiting)} run(s) stay in {outbox.folder()}: start the "
+                            "server, then run `tracker sync` again") from None
     done = {}
-    for run_id in outbox.waiting():
+    for run_id in waiting:
         box = Outbox(run_id)
         try:
             done[run_id] = box.replay(lambda op: apply_op(c, box, op, rebuild))

@@ -66,14 +66,3 @@ def grid_keys(tags: dict) -> list[str]:
 
 def is_sweep_parent(tags: dict) -> bool:
     return tags.get(names.KIND) == names.SWEEP_KIND
-
-
-def frame(runs: list[RunRecord], params: tuple[str, ...] = ("norm", "seed", "epochs")):
-    """The runs table as a DataFrame: one row a run (the `tracker runs` listing)."""
-    import pandas as pd
-
-    rows = [{"run_id": r.run_id, "name": r.name, "status": r.status,
-             **{p: r.params.get(p, "") for p in params},
-             "test_acc_best": r.metrics.get("test_acc_best", math.nan),
-             "duration_s": round(r.seconds, 1)} for r in runs]
-    return pd.DataFrame(rows, columns=["run_id", "name", "status", *params, "test_acc_best", "duration_s"])

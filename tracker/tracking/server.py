@@ -96,7 +96,8 @@ def serve(host: str, port: int, backend: str | None, artifacts: str | None, work
     old = {s: signal.signal(s, _raise) for s in STOP_SIGNALS}
     proc = None
     try:
-        proc = start(mlflow_command(host, port, backend, artifacts, workers, engine))
+        # the server's own log (access lines included) goes to stderr: stdout is the ready message
+        proc = start(mlflow_command(host, port, backend, artifacts, workers, engine), log=sys.stderr)
         wait_healthy(url, proc, timeout)
         echo(f"tracking server ready: {url}/#/experiments{UI_VIEW}")
         echo(f"  export {URI_ENV}={url}")

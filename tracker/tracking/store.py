@@ -22,12 +22,30 @@ MAX_RESULTS = 50000
 
 
 @edge
-def search(experiment: str, filter_string: str = "", order_by: list[str] | None = None) -> list[RunRecord]:
-    """Every active run of an experiment that matches an MLflow filter string."""
+def search(experiment: str | None, filter_string: str = "", order_by: list[str] | None = None) -> list[RunRecord]:
+    """Every active run of an experiment (None: of every experiment) that matches an MLflow
+    filter string."""
     c = client()
-    found = c.search_runs([experiment_id(c, experiment)], filter_string=filter_string,
-                          run_view_type=ViewType.ACTIVE_ONLY, max_results=MAX_RESULTS, order_by=order_by)
+    ids = [experiment_id(c, experiment)] if experiment is not None else [
+        e.experiment_id for e in c.search_experiments(view_type=ViewType.ACTIVE_ONLY)]
+    if not ids:
+        return []
+    found = c.search_runs(ids, filter_string=filter_string, run_view_type=ViewType.ACTIVE_ONLY,
+                          max_results=MAX_RESULTS, order_by=order_by)
     return [record(r) for r in found]
+
+
+@edge
+def experiments() -> list[dict]:
+    """The store's active experiments: name, id, how many runs, when the newest started (ms)."""
+    c = client()
+    out = []
+    for e in c.search_experiments(view_type=ViewType.ACTIVE_ONLY):
+        runs = c.search_runs([e.experiment_id], run_view_type=ViewType.ACTIVE_ONLY,
+                             max_results=MAX_RESULTS, order_by=["attributes.start_time DESC"])
+        out.append({"name": e.name, "experiment_id": e.experiment_id, "runs": len(runs),
+                    "newest_start": runs[0].info.start_time if runs else None})
+    return out
 
 
 @edge
@@ -132,7 +150,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def stale_runs(experiment: str, older_than: float) -> list[RunRecord]:
+def stale_runs(experiment: str | None, older_than: float) -> list[RunRecord]:
     """RUNNING runs whose process is gone (same host) or whose heartbeat is older than older_than s."""
     now, host = time.time(), socket.gethostname()
     out = []
@@ -144,11 +162,10 @@ def stale_runs(experiment: str, older_than: float) -> list[RunRecord]:
     return out
 
 
-
-def listing(experiment: str, filter_string: str = "", stale: bool = False, older_than: float = STALE_AFTER,
+def listing(experiment: str | None, filter_string: str = "", stale: bool = False, older_than: float = STALE_AFTER,
             mark: bool = False) -> tuple[list[RunRecord], int | None]:
-    """`tracker runs`: an experiment's runs, or its stale ones (marked KILLED when asked:
-    then also how many were)."""
+    """`tracker runs`: an experiment's runs (None: every experiment's), or the stale ones
+    (marked KILLED when asked: then also how many were)."""
     if not stale:
         return search(experiment, filter_string), None
     found = stale_runs(experiment, older_than)
@@ -161,11 +178,15 @@ def listing(experiment: str, filter_string: str = "", stale: bool = False, older
 
 @edge
 def describe(run_id: str, keys: Iterable[str]):
-    """`tracker show`: the run, its metrics per epoch (a DataFrame indexed by epoch), its artifacts."""
+    """`tracker show`: the run, its metrics per epoch (a DataFrame indexed by epoch), its
+    artifacts, and the URIs of the models it logged (models:/m-...)."""
     import pandas as pd
 
-    run = get_run(run_id)
-    hist = {k: {m.step: m.value for m in client().get_metric_history(run_id, k)} for k in keys}
+    c = client()
+    full = get(c, run_id)
+    hist = {k: {m.step: m.value for m in c.get_metric_history(run_id, k)} for k in keys}
     frame = pd.DataFrame(hist).sort_index()
     frame.index.name = "epoch"
-    return run, frame, artifacts(run_id)
+    outputs = getattr(full, "outputs", None)
+    models = [f"models:/{m.model_id}" for m in (getattr(outputs, "model_outputs", None) or [])]
+    return record(full), frame, artifacts(run_id), models

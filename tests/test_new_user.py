@@ -1,0 +1,90 @@
+"""What a new user hits first, on a fresh store with no MLFLOW_TRACKING_URI: empty results are
+one line, conflicting options are refused or explained, --offline does not wait for a server
+the user said is down, and the store says what is in it."""
+import json
+import os
+import subprocess
+import sys
+
+from helpers import all_runs, cli, sets, store_client
+from tracker.testkit.servers import free_port
+
+GRID = """
+dataset = "mnist"
+arch = "mnist-small"
+epochs = 1
+batch_size = 32
+dropout = 0.0
+download = false
+data_dir = "{data}"
+experiment = "grid"
+
+[grid]
+norm = ["group", "batch"]
+seed = [3, 4]
+"""
+
+
+def one_line(result, code=2):
+    assert result.exit_code == code, result.output
+    assert result.stdout == "" and result.stderr.count("\n") == 1, result.stderr
+    return result.stderr
+
+
+def test_empty_results_are_one_line_not_a_traceback(tiny):
+    store_client().create_experiment("empty")
+    for fmt in ("table", "json", "csv", "markdown", "html"):
+        err = one_line(cli("compare", "--experiment", "empty", "--format", fmt))
+        assert err.startswith("error: no runs match: experiment 'empty' has no training runs")
+    assert "no runs match" in one_line(cli("report", "--experiment", "empty", "--output", "out"))
+    assert cli("train", *sets({**tiny, "epochs": 1})).exit_code == 0
+    err = one_line(cli("compare", "--experiment", "tiny", "--filter", "params.norm = 'nothing'"))
+    assert "no runs match" in err and "params.norm = 'nothing'" in err
+    listing = cli("runs", "--experiment", "tiny", "--filter", "params.norm = 'nothing'")
+    assert listing.exit_code == 0 and listing.stdout == ""
+    assert listing.stderr == "no runs match the filter in experiment 'tiny'\n"  # not pandas' repr
+
+
+def test_runs_without_an_experiment_and_the_experiments_list(tiny):
+    assert cli("experiments").stderr.startswith("no experiments at sqlite:///")
+    for exp in ("first", "second"):
+        assert cli("train", *sets({**tiny, "epochs": 1, "experiment": exp})).exit_code == 0
+    listing = cli("experiments", "--format", "json")
+    rows = {r["experiment"]: r for r in json.loads(listing.stdout)}
+    assert rows["first"]["runs"] == rows["second"]["runs"] == 1
+    runs = json.loads(cli("runs", "--format", "json").stdout)  # no --experiment: every experiment
+    assert sorted(r["experiment"] for r in runs) == ["first", "second"]
+    assert all(r["seed"] == 1 and r["epochs"] == 1 for r in runs)  # numbers, not strings
+    assert 0 <= runs[0]["test_acc_best"] <= 1
+
+
+def test_set_on_a_grid_key_is_refused_and_train_says_which_point(tmp_path, mnist_dir):
+    path = tmp_path / "grid.toml"
+    path.write_text(GRID.format(data=mnist_dir))
+    err = one_line(cli("sweep", str(path), "--set", "norm=layer", "--dry-run"))
+    assert "norm is a [grid] key of grid.toml (group, batch)" in err and "tracker train" in err
+    dry = cli("sweep", str(path), "--dry-run")
+    assert dry.stdout.splitlines()[0].endswith("4 runs over norm, seed")
+    plain = tmp_path / "plain.toml"
+    plain.write_text(GRID.format(data=mnist_dir).split("[grid]")[0])
+    assert "1 run (no [grid] in plain.toml)" in cli("sweep", str(plain), "--dry-run").stdout
+
+    result = cli("train", str(path), "--set", "norm=batch")
+    assert result.exit_code == 0, result.output
+    assert ("note: grid.toml has a [grid] of 4 runs; this is one of them: norm=batch (--set), "
+            "seed=3 (the grid's first)") in result.stderr
+    (run,) = all_runs()
+    assert (run.data.params["norm"], run.data.params["seed"]) == ("batch", "3")
+
+
+def test_offline_with_the_server_down_does_not_wait(tiny):
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}", "TRACKER_OUTAGE_WAIT": "600"}
+    proc = subprocess.run([sys.executable, "-m", "tracker.cli", "train", "--offline",
+                           *sets({**tiny, "epochs": 1})], env=env,
+                          capture_output=True, text=True, timeout=240)  # 600 s of waiting would fail here
+    assert proc.returncode == 0, proc.stderr
+    assert "trained; its tracking calls wait for `tracker sync`" in proc.stdout
+    assert "waiting" not in proc.stderr.lower()
+    sync = subprocess.run([sys.executable, "-m", "tracker.cli", "sync"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert sync.returncode == 2 and "still unreachable" in sync.stderr and "--offline" not in sync.stderr
