@@ -20,7 +20,7 @@ each contender's time is the sum of its own batches. The ratios are what to read
    Twice: the seed loop's model as the seeds ran it (NCHW), and given tracker's memory layout
    (so only the data path differs).
 3. layout: channels_last against contiguous, pure compute, per norm, input size and precision
-   (fp32, and bf16 where the CPU has it natively: the table `tracker.train.channels_last`
+   (fp32, and bf16 where the CPU has it natively: the table `tracker.ml.device.channels_last`
    chooses from).
 4. bf16: autocast against fp32, pure compute, per norm and input size, each in the layout
    tracker picks for it.
@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -41,18 +40,27 @@ from typing import Callable
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tracker.ml import checkpoint  # noqa: E402
-from tracker.config import RunConfig  # noqa: E402
-from tracker.ml.data import EVAL_BATCH, Batches, Split, seed001_pipeline  # noqa: E402
-from tracker.ml.datasets import DATASETS  # noqa: E402
-from tracker.ml.models import IN_SHAPE, build_model  # noqa: E402
-from tracker.train import (_autocast, bf16_supported, channels_last, evaluate, set_threads,  # noqa: E402
-                           train_epoch)
+from tracker.config import RunConfig
+from tracker.ml import checkpoint
+from tracker.ml.data import EVAL_BATCH, Batches, Split, seed001_pipeline
+from tracker.ml.datasets import DATASETS
+from tracker.ml.device import autocast, bf16_supported, channels_last, pick_device, set_threads, use
+from tracker.ml.models import IN_SHAPE, build_model
+from tracker.ml.train import evaluate, train_epoch
 
 BATCH = 128
 CPU = torch.device("cpu")
 NORMS = ("batch", "layer", "group")
+# --device, --layout and --mnist-arch (benchmarks/gpu_check.sh): the device timed (CPU is then
+# that device), a memory layout forced on or off, and the net timed on MNIST-shaped data
+FORCE_LAYOUT: bool | None = None
+ARCH = {"mnist": "s8", "cifar10": "s8"}
+
+
+def sync() -> None:
+    """Wait for the GPU before a clock is read: its kernels run after the call returns."""
+    if CPU.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def machine() -> str:
@@ -60,17 +68,20 @@ def machine() -> str:
     if Path("/proc/cpuinfo").exists():
         line = next((l for l in open("/proc/cpuinfo") if l.startswith("flags")), "")
         flags = " ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in line.split())
+    gpu = f", {torch.cuda.get_device_name(CPU)}" if CPU.type == "cuda" else ""
     return (f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, flags: {flags}, "
-            f"torch {torch.__version__}, threads {torch.get_num_threads()}")
+            f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {CPU}{gpu}")
 
 
 def layout(dataset: str, norm: str, precision: str = "fp32") -> bool:
+    if FORCE_LAYOUT is not None:
+        return FORCE_LAYOUT
     return channels_last(CPU, norm, IN_SHAPE[dataset], precision)
 
 
 def fresh(dataset: str, norm: str, nhwc: bool | None = None):
     torch.manual_seed(0)
-    model = build_model(RunConfig(arch="s8", dataset=dataset, norm=norm, dropout=0.0))
+    model = build_model(RunConfig(arch=ARCH[dataset], dataset=dataset, norm=norm, dropout=0.0))
     if layout(dataset, norm) if nhwc is None else nhwc:
         model = model.to(memory_format=torch.channels_last)
     return model, torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
@@ -84,7 +95,7 @@ def stepper(dataset: str, norm: str, nhwc: bool | None = None, precision: str = 
     run = torch.compile(model) if compile else model
 
     def step(x, y):
-        with _autocast(CPU, precision):
+        with autocast(CPU, precision):
             loss = torch.nn.functional.cross_entropy(run(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -109,8 +120,10 @@ class SideBySide:
         return len(self.batches)
 
     def _other(self, i: int) -> None:
+        sync()
         t = time.perf_counter()
         self.other(i)
+        sync()
         self.other_s += time.perf_counter() - t
 
     def __iter__(self):
@@ -130,6 +143,7 @@ def against_tracker(batches: Batches, model, opt, other: Callable[[int], None], 
     ckpt = Path(tempfile.mkdtemp(prefix="pipeline-")) / "last.pt"
     for _ in range(rounds):
         side = SideBySide(batches, other)
+        sync()
         t = time.perf_counter()
         train_epoch(model, side, opt, None, False)
         if test is not None:
@@ -137,6 +151,7 @@ def against_tracker(batches: Batches, model, opt, other: Callable[[int], None], 
             evaluate(model, test_side)
             side.other_s += test_side.other_s
             checkpoint.save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict()}, ckpt)
+        sync()
         total = time.perf_counter() - t
         ours += total - side.other_s
         theirs += side.other_s
@@ -170,6 +185,7 @@ def race(steps: dict[str, Callable[[int], None]], n: int, rounds: int) -> dict[s
             for name in names if (i + r) % 2 == 0 else names[::-1]:
                 t = time.perf_counter()
                 steps[name](i)
+                sync()
                 times[name] += time.perf_counter() - t
     return times
 
@@ -249,8 +265,17 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=3000)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--only", default="overhead,seed,layout,bf16,compile")
+    ap.add_argument("--device", default="cpu", help="the device timed: cpu, cuda, cuda:N, mps")
+    ap.add_argument("--layout", choices=("auto", "on", "off"), default="auto",
+                    help="channels_last: tracker's choice (auto), or forced on or off")
+    ap.add_argument("--mnist-arch", default="s8", help="the net timed on MNIST-shaped data")
     args = ap.parse_args()
     only = args.only.split(",")
+    global CPU, FORCE_LAYOUT
+    CPU = pick_device(args.device)
+    use(CPU)  # as a run: its GPU current, deterministic kernels
+    FORCE_LAYOUT = {"auto": None, "on": True, "off": False}[args.layout]
+    ARCH["mnist"] = args.mnist_arch
     os.environ["TRACKER_PROGRESS"] = "0"
     set_threads()
     print(machine())
@@ -258,8 +283,8 @@ def main() -> None:
     data = {name: Split(torch.randint(0, 256, (args.images, *shape), dtype=torch.uint8, generator=g),
                         torch.randint(0, 10, (args.images,), generator=g))
             for name, shape in (("mnist", (1, 28, 28)), ("cifar10", (3, 32, 32)))}
-    print(f"s8, {args.images} images, batch {BATCH}, {args.rounds} epochs per contender, "
-          "interleaved batch by batch")
+    print(f"{ARCH['mnist']} on MNIST-shaped, s8 on CIFAR-shaped data, {args.images} images, batch "
+          f"{BATCH}, {args.rounds} epochs per contender, interleaved batch by batch, layout {args.layout}")
     if "overhead" in only:
         print("1. pipeline overhead: tracker's epoch against pure compute (same layout):")
         for name, split in data.items():

@@ -33,6 +33,9 @@ CASES = [  # (extra `tracker train` args, words the one-line error must hold)
 ]
 if not torch.cuda.is_available():  # a device this machine does not have, and what it has
     CASES.append((["--set", "device=cuda"], "'device': cuda is not available on this machine; it has cpu"))
+if torch.cuda.device_count() < 8:  # a GPU index this machine does not have, on any machine
+    CASES.append((["--set", "device=cuda:7"], "'device': cuda:7 is not available on this machine; it has "))
+CASES.append((["--set", "device=gpu"], "'device': unknown value 'gpu'; expected one of auto, cpu, cuda, mps, or cuda:N"))
 
 OTHER = [  # (a whole command, extra environment, words of the error)
     (["resume", "0" * 32], {}, "not found"),

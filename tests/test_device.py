@@ -10,6 +10,7 @@ from tracker.ml.device import channels_last, effective_precision, pick_device
 
 def _fake_accelerators(monkeypatch, cuda: bool, mps: bool) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: int(cuda))
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
 
 

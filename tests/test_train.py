@@ -9,7 +9,7 @@ import torch
 from helpers import all_runs, cli, sets, store_client
 from tracker.runs.fit import METRICS
 from tracker.ml.models import IN_SHAPE
-from tracker.ml.device import channels_last
+from tracker.ml.device import channels_last, pick_device
 
 CONFIG_TOML = 'dataset = "mnist"\narch = "mnist-small"\nnorm = "group"\nseed = 7\n'
 
@@ -42,9 +42,10 @@ def test_run_logs_config_counts_and_versions(trained):
     assert (p["params_total"], p["params_trainable"], p["receptive_field"]) == ("14864", "14864", "32")
     assert p["torch_version"] == torch.__version__ and p["mlflow_version"] == mlflow.__version__
     assert len(p["git_commit"]) in (40, 7) or p["git_commit"] == "unknown"
-    cpu = torch.device("cpu")
-    assert (p["device_used"], p["precision_used"], p["compile"]) == ("cpu", "fp32", "False")
-    assert p["channels_last"] == str(channels_last(cpu, "group", IN_SHAPE["mnist"]))
+    here = pick_device("auto")  # device = "auto": whatever this host has, GPU or not
+    assert (p["device_used"], p["precision_used"], p["compile"]) == (str(here), "fp32", "False")
+    assert p["deterministic"] == "True"
+    assert p["channels_last"] == str(channels_last(here, "group", IN_SHAPE["mnist"]))
     exp = c.get_experiment(run.info.experiment_id)
     assert exp.name == "tiny" and exp.tags["mlflow.experimentKind"] == "custom_model_development"
 
@@ -77,22 +78,38 @@ def test_artifacts_and_checkpoints(trained, tmp_path):
     assert len(state["history"]["test_acc"]) == 3
 
 
-def test_logged_model_loads_in_mlflow_and_predicts(trained, tmp_path):
+def test_logged_model_serves_raw_images_as_the_run_evaluated(trained, tmp_path):
+    """The run's model loads with MLflow alone (pyfunc, no tracker), takes the test images as the
+    IDX file stores them (uint8 N x 28 x 28, any batch size) and gives the run's own answers."""
     run, tiny, c = trained
-    mlflow.set_tracking_uri(c.tracking_uri)
-    uri = f"runs:/{run.info.run_id}/model"
-    from tracker.ml.data import Batches, load_split
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import Model
 
+    from tracker.ml.data import load_split
+
+    (out,) = c.get_run(run.info.run_id).outputs.model_outputs
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=c.get_logged_model(out.model_id).artifact_location, tracking_uri=c.tracking_uri)
+    code = open(f"{local}/served_model.py").read()
+    assert "import tracker" not in code and "from tracker" not in code
+    example = np.asarray(Model.load(local).load_input_example(local))
+    assert example.shape == (2, 28, 28) and 0 <= example.min() <= example.max() <= 255
     test = load_split("mnist", tiny["data_dir"], train=False, download=False)
-    x, y = next(iter(Batches(test, "mnist", 200, torch.device("cpu"))))
-    model = mlflow.pytorch.load_model(uri)
-    with torch.no_grad():
-        logits = model(x)
-    acc = (logits.argmax(1) == y).float().mean().item()
-    final = c.get_run(run.info.run_id).data.metrics["test_acc"]
-    assert abs(acc - final) < 1e-6
-    pyfunc = mlflow.pyfunc.load_model(uri).predict(x.numpy()[:5])
-    assert np.allclose(np.asarray(pyfunc), logits[:5].numpy(), atol=1e-4)
+    raw = test.images[:, 0].numpy()
+    model = mlflow.pyfunc.load_model(local)
+    answers = model.predict(raw)
+    assert list(answers.columns) == ["class", "probabilities"] and len(answers) == len(raw) == 200
+    probabilities = np.stack(answers["probabilities"])
+    assert probabilities.shape == (200, 10) and np.allclose(probabilities.sum(1), 1, atol=1e-5)
+    predicted = answers["class"].to_numpy()
+    assert (predicted == probabilities.argmax(1)).all()
+    assert (predicted == test.labels.numpy()).mean() == c.get_run(run.info.run_id).data.metrics["test_acc"]
+    wrong = json.load(open(c.download_artifacts(run.info.run_id, "misclassified.json", str(tmp_path))))
+    missed = (predicted != test.labels.numpy()).nonzero()[0][:len(wrong["indices"])]
+    assert missed.tolist() == wrong["indices"] and predicted[missed].tolist() == wrong["predicted"]
+    assert (model.predict(raw[:3])["class"].to_numpy() == predicted[:3]).all()  # another batch size
+    with pytest.raises(MlflowException, match="dtype of input float32 does not match"):
+        model.predict(raw.astype(np.float32))  # normalized floats are not what it takes
 
 
 def test_nan_loss_ends_the_run_failed(tiny):

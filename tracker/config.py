@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Optional, get_type_hints
@@ -72,7 +73,9 @@ class RunConfig:
     seed: int = 1
     device: str = "auto"  # auto = cuda > mps > cpu
     precision: str = "fp32"  # fp32 | bf16 autocast (where the device supports bf16)
+    deterministic: bool = True  # GPU: deterministic kernels (false: cudnn.benchmark, faster, not repeatable)
     compile: bool = False  # torch.compile the model (opt-in: no training gain measured on CPU)
+    system_metrics: bool = True  # MLflow's CPU, memory (and GPU) sampling, every SYSTEM_METRICS_S s
     data_dir: str = DEFAULT_DATA_DIR
     download: bool = True  # fetch the dataset when it is missing
     train_limit: int = 0  # use only the first N training images (0 = all)
@@ -131,8 +134,11 @@ def validate(cfg: RunConfig) -> None:
             raise ConfigError(f"config key '{key}': must be a finite number, got {value}")
     for key, allowed in (("dataset", DATASETS), ("arch", archs()), ("norm", NORMS),
                          ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
-                         ("augment", AUGMENTS), ("device", DEVICES), ("precision", PRECISIONS)):
+                         ("augment", AUGMENTS), ("precision", PRECISIONS)):
         _choice(cfg, key, allowed)
+    if cfg.device not in DEVICES and not re.fullmatch(r"cuda:(0|[1-9][0-9]*)", cfg.device):
+        raise ConfigError(f"config key 'device': unknown value {cfg.device!r}; expected one of "
+                          f"{', '.join(DEVICES)}, or cuda:N for the GPU of index N")
     for key in ("epochs", "batch_size", "groups", "step_size"):
         if getattr(cfg, key) <= 0:
             raise ConfigError(f"config key '{key}': must be a positive integer, got {getattr(cfg, key)}")

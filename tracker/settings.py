@@ -121,6 +121,12 @@ def credentials() -> dict[str, str]:
     return {k: os.environ[k] for k in CREDENTIALS if os.environ.get(k)}
 
 
+def cuda_env() -> None:
+    """cuBLAS's workspace setting that makes its matmuls deterministic, unless the user set one;
+    it must be in the environment before the process's first matmul on a GPU."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+
 def thread_cap() -> int | None:
     """A cap on torch threads: TRACKER_THREADS, else OMP_NUM_THREADS (Ray sets it per task)."""
     for var in (THREADS_ENV, "OMP_NUM_THREADS"):

@@ -51,15 +51,30 @@ def load(path: str | os.PathLike) -> dict:
                               f"({e.__class__.__name__}); it was not loaded") from None
 
 
-def rng_state(data: torch.Generator) -> dict:
-    """Every RNG a run draws from: torch, the data order, numpy, python."""
-    return {"torch": torch.get_rng_state(), "data": data.get_state(),
-            "numpy": [int(v) for v in np.random.get_state()[1]] + [int(np.random.get_state()[2])],
-            "python": list(random.getstate()[1])}
+def rng_state(data: torch.Generator, device: torch.device | None = None) -> dict:
+    """Every RNG a run draws from: torch's CPU generator, the device's (on a GPU, dropout draws
+    from it: every visible GPU's, or MPS's), the data order, numpy, python."""
+    state = {"torch": torch.get_rng_state(), "data": data.get_state(),
+             "numpy": [int(v) for v in np.random.get_state()[1]] + [int(np.random.get_state()[2])],
+             "python": list(random.getstate()[1])}
+    if device is not None and device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state_all()
+        state["cuda_index"] = device.index  # the GPU the run trained on
+    elif device is not None and device.type == "mps":
+        state["mps"] = torch.mps.get_rng_state()
+    return state
 
 
-def restore_rng(rng: dict, data: torch.Generator) -> None:
+def restore_rng(rng: dict, data: torch.Generator, device: torch.device | None = None) -> None:
+    """Set them back. A checkpoint from another device leaves this device's generator as the
+    run's seed set it: the run goes on, but does not repeat an uninterrupted one exactly."""
     torch.set_rng_state(rng["torch"])
     data.set_state(rng["data"])
     np.random.set_state(("MT19937", np.array(rng["numpy"][:-1], dtype=np.uint32), rng["numpy"][-1]))
     random.setstate((3, tuple(rng["python"]), None))
+    if device is not None and device.type == "cuda" and "cuda" in rng:
+        torch.cuda.set_rng_state_all(rng["cuda"][:torch.cuda.device_count()])
+        # the run's own generator onto the GPU it runs on now (a sweep worker may get another)
+        torch.cuda.set_rng_state(rng["cuda"][rng["cuda_index"]], device)
+    elif device is not None and device.type == "mps" and "mps" in rng:
+        torch.mps.set_rng_state(rng["mps"])

@@ -144,17 +144,30 @@ def split_val(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
             Split(split.images[~keep].contiguous(), split.labels[~keep]))
 
 
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A CPU tensor on `device`: to a GPU from pinned memory without blocking (a copy from
+    pageable memory waits for the GPU), to MPS by a plain copy (a non-blocking one may read
+    its source after it is freed)."""
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
 class Batches:
     """Shuffled, normalized, optionally augmented batches from a Split on one device.
 
-    The order comes from `generator`, so saving its state saves the data order.
+    The order and the augmentation draw from `generator`, a CPU generator (the same numbers on
+    every device), so saving its state saves the data order. The split lives on the device,
+    except with the albumentations pipeline, which works per image on the CPU: there it stays
+    in host memory and each augmented batch is copied to the device once.
     """
 
     def __init__(self, split: Split, dataset: str, batch_size: int, device: torch.device,
                  shuffle: bool = False, augment: str = "none", seed: int = 0,
                  channels_last: bool = False):
-        self.images = split.images.to(device)
-        self.labels = split.labels.to(device)
+        home = torch.device("cpu") if augment == "albumentations" else device
+        self.images = split.images.to(home)
+        self.labels = split.labels.to(home)
         self.batch_size, self.shuffle, self.device = batch_size, shuffle, device
         meta = DATASETS[dataset]
         shape = (1, len(meta.mean), 1, 1)
@@ -171,18 +184,18 @@ class Batches:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.labels)
         order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
-        order = order.to(self.device, non_blocking=True)
+        order = to_device(order, self.images.device)
         for i in range(0, n, self.batch_size):
             idx = order[i:i + self.batch_size]
-            x = self.images[idx]
-            if self._album is not None:
-                x = self._album(x)
+            x, y = self.images[idx], self.labels[idx]
+            if self._album is not None:  # on the CPU, then one copy of the batch
+                x, y = to_device(self._album(x), self.device), to_device(y, self.device)
             x = x.float().sub_(self.mean).div_(self.std)
             if self.augment == "shift":
                 x = random_shift(x, 2, self.generator)
             elif self.augment == "crop-flip":
                 x = random_flip(random_shift(x, 4, self.generator), self.generator)
-            yield x.contiguous(memory_format=self.memory_format), self.labels[idx]
+            yield x.contiguous(memory_format=self.memory_format), y
 
 
 def random_shift(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
@@ -190,15 +203,15 @@ def random_shift(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tenso
     one gather from the padded batch's sliding windows."""
     n, _, h, w = x.shape
     windows = torch.nn.functional.pad(x, (pad, pad, pad, pad)).unfold(2, h, 1).unfold(3, w, 1)
-    dy = torch.randint(0, 2 * pad + 1, (n,), generator=gen).to(x.device, non_blocking=True)
-    dx = torch.randint(0, 2 * pad + 1, (n,), generator=gen).to(x.device, non_blocking=True)
+    dy = to_device(torch.randint(0, 2 * pad + 1, (n,), generator=gen), x.device)
+    dx = to_device(torch.randint(0, 2 * pad + 1, (n,), generator=gen), x.device)
     return windows[torch.arange(n, device=x.device), :, dy, dx]  # n, c, h, w
 
 
 def random_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Mirror each image left-right with probability 1/2: one gather along the width."""
     n, c, h, w = x.shape
-    flip = (torch.rand(n, generator=gen) < 0.5).to(x.device, non_blocking=True)
+    flip = to_device(torch.rand(n, generator=gen) < 0.5, x.device)
     cols = torch.arange(w, device=x.device)
     cols = torch.where(flip[:, None], cols.flip(0), cols)
     return x.gather(3, cols[:, None, None, :].expand(n, c, h, w))
@@ -225,8 +238,8 @@ def _albumentations(seed: int):
     pipe = seed001_pipeline(seed)
 
     def apply(batch: torch.Tensor) -> torch.Tensor:
-        arr = batch.permute(0, 2, 3, 1).cpu().numpy()
+        arr = batch.permute(0, 2, 3, 1).numpy()  # Batches keeps this path's data on the CPU
         out = np.stack([pipe(image=img)["image"] for img in arr])
-        return torch.from_numpy(out).permute(0, 3, 1, 2).to(batch.device)
+        return torch.from_numpy(out).permute(0, 3, 1, 2)
 
     return apply

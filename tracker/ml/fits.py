@@ -7,29 +7,43 @@ from __future__ import annotations
 
 import sys
 
+import psutil
 import torch
 
 from ..errors import ConfigError
+from .device import PLACEMENT
 
 GiB = 1024 ** 3
 # forward activations are kept for backward, get a gradient each, and the optimizer and
 # autograd need workspace: about this many times the forward's output bytes
 TRAIN_FACTOR = 3.0
 WARN_SHARE = 0.5  # warn when the estimate is over this share of the memory available
+# what a GPU process loads after the free memory is read (mem_get_info's own call already made
+# the CUDA context): cuDNN's and cuBLAS's kernels and workspaces, at the first conv and matmul.
+# An estimate, not measured here (no GPU); benchmarks/gpu_check.sh prints the real figure.
+CUDA_LIBRARIES = GiB // 2
 
 
 def available_bytes(device: torch.device) -> int | None:
-    """Memory free for this run: the GPU's free memory, or the host's MemAvailable."""
+    """Memory free for this run: its GPU's free memory (less the libraries still to load, and
+    within a Ray task's share of the GPU), what Metal recommends on MPS, else the host's."""
     if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None  # unknown here: no check
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        free, total = torch.cuda.mem_get_info(index)  # an index: torch 2.4 refuses a bare "cuda"
+        free -= CUDA_LIBRARIES
+        if PLACEMENT.share:  # the allocator is capped at this share (device.use)
+            free = min(free, int(PLACEMENT.share * total) - torch.cuda.memory_reserved(index))
+        return max(0, free)
+    if device.type == "mps" and hasattr(torch.mps, "recommended_max_memory"):  # torch >= 2.5
+        return max(0, torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory())
+    return psutil.virtual_memory().available  # cpu, and mps on torch 2.4: unified memory
+
+
+def state_copies(optimizer: str, momentum: float, ema: float) -> int:
+    """Copies of the weights a training step keeps: the weights, their gradients, the optimizer's
+    state (adam: two moments; sgd: a momentum buffer unless momentum is 0) and the EMA's."""
+    moments = 2 if optimizer == "adam" else int(momentum > 0)
+    return 2 + moments + int(ema > 0)
 
 
 def activation_bytes(model: torch.nn.Module, in_shape: tuple[int, ...]) -> int:
@@ -55,24 +69,26 @@ def activation_bytes(model: torch.nn.Module, in_shape: tuple[int, ...]) -> int:
 
 
 def check(model: torch.nn.Module, in_shape: tuple[int, ...], batch_size: int, train_size: int,
-          data_bytes: int, device: torch.device) -> float:
+          data_bytes: int, device: torch.device, copies: int = 4) -> float:
     """Refuse a batch larger than the training set, or one whose training step would not fit
-    in the device's free memory; warn when it would take most of it. Returns the estimate (bytes)."""
+    in the device's free memory; warn when it would take most of it. data_bytes: every split
+    kept on the device; copies: of the weights (state_copies). Returns the estimate (bytes)."""
     if batch_size > train_size:
         raise ConfigError(f"config key 'batch_size': {batch_size:,} is larger than the training set "
                           f"({train_size:,} images); use at most {train_size}")
     per_image = activation_bytes(model, in_shape) * TRAIN_FACTOR + 4 * torch.Size(in_shape).numel()
-    need = per_image * batch_size + data_bytes
+    fixed = data_bytes + copies * sum(p.numel() * p.element_size() for p in model.parameters())
+    need = per_image * batch_size + fixed
     free = available_bytes(device)
     if free is None:
         return need
     if need > free:
-        fits = max(1, int((free - data_bytes) // per_image)) if free > data_bytes else 0
+        fits = max(1, int((free - fixed) // per_image)) if free > fixed else 0
         raise ConfigError(f"config key 'batch_size': a batch of {batch_size:,} needs about "
-                          f"{need / GiB:.1f} GiB to train (estimated), but {device.type} has "
+                          f"{need / GiB:.1f} GiB to train (estimated), but {device} has "
                           f"{free / GiB:.1f} GiB free; use at most about {fits:,}")
     if need > WARN_SHARE * free:
         print(f"warning: batch_size {batch_size:,} needs about {need / GiB:.1f} GiB to train "
-              f"(estimated), {need / free:.0%} of the {free / GiB:.1f} GiB free on {device.type}",
+              f"(estimated), {need / free:.0%} of the {free / GiB:.1f} GiB free on {device}",
               file=sys.stderr)
     return need

@@ -99,17 +99,22 @@ def evaluate(model, batches: Batches, precision: str = "fp32", tta: bool = False
     predictions, in the split's order (the final epoch's, which the run's confusion matrix and
     gallery are made of)."""
     model.eval()
-    loss_sum, correct, seen, kept = 0.0, 0, 0, []
+    device = batches.device
+    # summed on the device, one sync at the end; in float64 as before (MPS has none: float32)
+    wide = torch.float32 if device.type == "mps" else torch.float64
+    loss_sum = torch.zeros((), dtype=wide, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    seen, kept = 0, []
     for x, y in batches:
-        with autocast(batches.device, precision):
+        with autocast(device, precision):
             scores = logits(model, x, tta)
-        loss_sum += nn.functional.cross_entropy(scores, y, reduction="sum").item()
+        loss_sum += nn.functional.cross_entropy(scores, y, reduction="sum")
         predicted = scores.argmax(1)
-        correct += (predicted == y).sum().item()
+        correct += (predicted == y).sum()
         seen += len(y)
         if keep:
             kept.append(predicted)
-    out = {f"{prefix}_loss": loss_sum / seen, f"{prefix}_acc": correct / seen}
+    out = {f"{prefix}_loss": loss_sum.item() / seen, f"{prefix}_acc": correct.item() / seen}
     if keep:
         out["predictions"] = torch.cat(kept).cpu()
     return out

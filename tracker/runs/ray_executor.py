@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -46,6 +47,41 @@ def worker_env(uri: str) -> dict[str, str]:
     return {**mlflow_env(), URI_ENV: uri, PROGRESS_ENV: "0"}
 
 
+def check_gpus(gpus: float, devices: set[str]) -> None:
+    """Refuse, before anything runs, what a run could not use: more than one GPU (a run trains
+    on one), a GPU index (Ray gives each task its own GPU, as cuda:0), cuda with none reserved."""
+    if gpus > 1:
+        raise UserError(f"--gpus-per-run {gpus:g}: a run trains on one GPU (no data parallelism), "
+                        "so Ray would hold the rest idle; use 1, or a fraction such as 0.5 to put "
+                        "two runs on each GPU")
+    indexed = sorted(d for d in devices if d.startswith("cuda:"))
+    if indexed:
+        raise UserError(f"config key 'device': {indexed[0]} names a GPU by index, but Ray gives each "
+                        "run the GPU it reserved (--gpus-per-run); use device = \"cuda\" or \"auto\"")
+    if gpus == 0 and "cuda" in devices:
+        raise UserError("config key 'device': cuda, but --gpus-per-run is 0, so the runs would have "
+                        "no GPU; reserve one with --gpus-per-run 1 (or a fraction such as 0.5)")
+
+
+def gpu_note(gpus: float, devices: set[str], cluster_gpus: float) -> str:
+    """One line on where the runs train, when the cluster's GPUs are there but go unused, or shared."""
+    if gpus == 0 and cluster_gpus and "auto" in devices:
+        return (f"note: the cluster has {cluster_gpus:g} GPUs, but --gpus-per-run is 0: runs with "
+                "device auto train on the CPU (--gpus-per-run 1, or 0.5 for two runs a GPU, uses them)")
+    if 0 < gpus < 1:
+        return (f"note: --gpus-per-run {gpus:g}: up to {int(1 // gpus)} runs share a GPU, each "
+                f"capped at {gpus:.0%} of its memory")
+    return ""
+
+
+def place_task(gpus: float) -> None:
+    """In a task: no GPU reserved means the CPU even where the node has GPUs (Ray leaves them
+    visible to a task that reserved none); a fraction caps the run's share of its GPU."""
+    from ..ml.device import place
+
+    place(cpu_only=gpus == 0, share=gpus if 0 < gpus < 1 else None)
+
+
 def check_address(address: str | None) -> None:
     """A HOST:PORT that refuses connections is one line now; Ray itself retries for minutes."""
     if not address or address == "auto" or "://" in address:
@@ -64,14 +100,15 @@ def check_address(address: str | None) -> None:
 class RayPool:
     """Grid points as Ray tasks with fixed resources; the shape of a ProcessPoolExecutor loop."""
 
-    def __init__(self, address: str | None, cpus: int, gpus: float):
+    def __init__(self, address: str | None, cpus: int, gpus: float, devices: set[str] = frozenset()):
+        check_gpus(gpus, set(devices))
         uri = shared_uri()  # before Ray starts and before any run exists
         check_address(address)
         try:
             import ray
         except ImportError:
             raise UserError(NEEDS_RAY) from None
-        self.ray, self.cpus = ray, cpus
+        self.ray, self.cpus, self.gpus = ray, cpus, gpus
         try:  # address None: RAY_ADDRESS, else a new local instance
             ray.init(address=address, runtime_env={"env_vars": worker_env(uri)},
                      logging_level="warning", log_to_driver=True)
@@ -80,13 +117,16 @@ class RayPool:
                             f"{str(e).splitlines()[0] if str(e) else e.__class__.__name__}") from None
         self.task = ray.remote(_run_point).options(
             num_cpus=cpus, num_gpus=gpus, max_retries=MAX_RETRIES, retry_exceptions=False)
+        note = gpu_note(gpus, set(devices), ray.cluster_resources().get("GPU", 0))
+        if note:
+            print(note, file=sys.stderr, flush=True)
         self.pending: dict = {}
 
     def submit(self, cfg: RunConfig, config_file: str, tags: dict, resume_id: str | None):
         if not Path(cfg.data_dir).expanduser().is_absolute():  # the driver's folder, on every node
             cfg = dataclasses.replace(cfg, data_dir=str(Path(cfg.data_dir).expanduser().absolute()))
         ref = self.task.remote(cfg, Path(config_file).name, Path(config_file).read_text(), tags,
-                               self.cpus, resume_id)
+                               self.cpus, resume_id, self.gpus)
         self.pending[ref] = (cfg, tags)
         return ref
 
@@ -126,10 +166,11 @@ class RayPool:
 
 
 def _run_point(cfg: RunConfig, config_name: str, config_text: str, tags: dict, threads: int,
-               resume_id: str | None) -> str:
+               resume_id: str | None, gpus: float = 0.0) -> str:
     """One grid point on a Ray worker: resume the run a dead attempt left, else start one."""
     from .sweep import run_point
 
+    place_task(gpus)
     config_file = store_root() / "files" / "sweeps" / tags[names.SWEEP] / cfg.name / config_name
     config_file.parent.mkdir(parents=True, exist_ok=True)
     config_file.write_text(config_text)  # logged as the run's config artifact, as locally

@@ -5,12 +5,12 @@ buffered run replayed once its server answers (its model rebuilt from the checkp
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from ..config import RunConfig
 from ..errors import ConfigError
-from ..ml import checkpoint
+from ..ml import checkpoint, served
+from ..ml.device import effective_precision, pick_device
 from ..ml.models import IN_SHAPE, build_model
 from ..tracking import names
 from . import job
@@ -29,11 +29,38 @@ def resume(run_id: str, overrides: dict | None = None, threads: int | None = Non
                           "stop it first")
     state = _checkpoint_of(run_id)
     cfg = _recorded_config(info, state, overrides or {})
+    _same_precision(info, cfg)
     p = prepare(cfg, threads)
-    run = live.attach_run(run_id)
+    run = live.attach_run(run_id, system_metrics=cfg.system_metrics)
+    moved = _moved(info, p, state)
     if state is None:  # killed before its first checkpoint: start over, in the same run
-        return job.train_into(p, run, lambda: run.log_params(p.params), None)
-    return job.train_into(p, run, lambda: None, state)
+        fresh = {k: v for k, v in p.params.items() if k not in info.params}  # params never change
+        return job.train_into(p, run, lambda: run.log_params(fresh, moved), None)
+    return job.train_into(p, run, lambda: moved and run.set_tags(moved), state)
+
+
+def _same_precision(info, cfg: RunConfig) -> None:
+    """A resume on a device that would train in another precision changes the run: refused."""
+    recorded = info.params.get("precision_used")
+    device = pick_device(cfg.device)
+    now = effective_precision(device, cfg.precision)
+    if recorded and now != recorded:
+        raise ConfigError(f"config key 'device': run {info.run_id} trained in {recorded} on "
+                          f"{info.params.get('device_used')}, and {device} would continue it in {now} "
+                          f"(bf16 needs a device with native bf16); resume it where it trains in "
+                          f"{recorded} (--set device=...)")
+
+
+def _moved(info, p, state: dict | None) -> dict:
+    """The tag naming where a run continued, once it continues elsewhere than it started (the
+    params keep where it started: MLflow's params never change)."""
+    before = info.tags.get(names.RESUMED_ON, "")
+    started = (info.params.get("device_used"), info.params.get("channels_last"))
+    now = (p.params["device_used"], p.params["channels_last"])
+    if not before and (None in started or started == now):
+        return {}
+    entry = f"epoch {state['epoch'] + 1 if state else 1}: {now[0]}, {p.precision}, channels_last {now[1]}"
+    return {names.RESUMED_ON: f"{before}; {entry}" if before else entry}
 
 
 def _checkpoint_of(run_id: str) -> dict | None:
@@ -72,9 +99,10 @@ def _recorded_config(info, state: dict | None, overrides: dict) -> RunConfig:
     return cfg
 
 
-def model_from_checkpoint(run_id: str) -> tuple[torch.nn.Module, np.ndarray]:
+def model_from_checkpoint(run_id: str) -> served.Package:
     """The final model of a run rebuilt from its last checkpoint (for `tracker sync`, which
-    logs a model that waited for the server)."""
+    logs a model that waited for the server); its input example is random pixels (the data
+    may not be on this machine)."""
     from ..config import make_config
 
     state = checkpoint.load(checkpoint.folder(run_id) / checkpoint.LAST)
@@ -82,12 +110,13 @@ def model_from_checkpoint(run_id: str) -> tuple[torch.nn.Module, np.ndarray]:
     model = build_model(cfg)
     model.load_state_dict(state.get("ema", state["model"]))  # the weights that were evaluated
     gen = torch.Generator().manual_seed(0)
-    return model.eval(), torch.randn(2, *IN_SHAPE[cfg.dataset], generator=gen).numpy()
+    images = torch.randint(0, 256, (2, *IN_SHAPE[cfg.dataset]), generator=gen, dtype=torch.uint8)
+    return served.package(model, cfg.dataset, cfg.tta, images)
 
 
 def sync() -> dict[str, int]:
     """Replay every run's outbox (`tracker sync`); a model that waited is rebuilt from its
     checkpoint. Returns run id -> calls replayed (or -1: the server is still down)."""
-    from ..tracking import live
+    from ..tracking import replay
 
-    return live.sync(model_from_checkpoint)
+    return replay.sync(model_from_checkpoint)
