@@ -1,10 +1,26 @@
-"""Train, register, alias, look up, load and evaluate; and each registry error."""
+"""Train, register, alias, look up, load and evaluate; and each registry error. The README's
+registry commands run on the default store (MLFLOW_TRACKING_URI unset) from another folder."""
 import json
 
 import mlflow
 import pytest
 
 from helpers import all_runs, cli, sets, store_client
+
+
+def unset_global_uris(monkeypatch) -> None:
+    """MLflow's global tracking and registry URIs unset, as in a new `tracker` process (a test
+    elsewhere in this one may have set them, which would hide a call that relies on them)."""
+    import mlflow.tracking._model_registry.utils as registry_utils
+    import mlflow.tracking._tracking_service.utils as tracking_utils
+
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", None)
+    monkeypatch.setattr(registry_utils, "_registry_uri", None)
+
+
+@pytest.fixture(autouse=True)
+def fresh_mlflow(monkeypatch):
+    unset_global_uris(monkeypatch)
 
 
 @pytest.fixture
@@ -15,7 +31,21 @@ def trained_run(tiny):
     return run
 
 
-def test_register_alias_load_and_evaluate(trained_run, tiny, tmp_path):
+@pytest.fixture
+def elsewhere(isolated, monkeypatch):
+    """Another working folder than the one the runs were trained in (the store is TRACKER_STORE)."""
+    folder = isolated / "elsewhere"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return folder
+
+
+def stray_databases(root) -> list:
+    """mlflow.db files under root but the store's own (MLflow's default store is ./mlflow.db)."""
+    return [p for p in root.rglob("mlflow.db") if p.parent.name != "mlruns"]
+
+
+def test_register_alias_load_and_evaluate(trained_run, tiny, tmp_path, elsewhere):
     rid = trained_run.info.run_id
     result = cli("models", "register", rid, "--alias", "champion")
     assert result.exit_code == 0, result.output
@@ -29,9 +59,10 @@ def test_register_alias_load_and_evaluate(trained_run, tiny, tmp_path):
     assert json.loads(mv.tags["config"])["norm"] == "batch"
     assert len(c.search_model_versions("name = 'mnist-mnist-small-batch'")) == 1
 
-    mlflow.set_tracking_uri(c.tracking_uri)
-    model = mlflow.pytorch.load_model("models:/mnist-mnist-small-batch@champion")
-    assert callable(model)
+    where = c.get_model_version_download_uri("mnist-mnist-small-batch", "1")
+    local = mlflow.artifacts.download_artifacts(artifact_uri=where, tracking_uri=c.tracking_uri)
+    answers = mlflow.pyfunc.load_model(local).predict(tiny_images(tiny))
+    assert list(answers.columns) == ["class", "probabilities"]
 
     out = cli("evaluate", "models:/mnist-mnist-small-batch@champion", "--dataset", "mnist",
               "--data-dir", tiny["data_dir"], "--no-download")
@@ -54,22 +85,100 @@ def test_register_alias_load_and_evaluate(trained_run, tiny, tmp_path):
     listing = cli("models", "list").output
     assert "mnist-mnist-small-batch" in listing and "champion->v1" in listing
     shown = cli("models", "show", "mnist-mnist-small-batch/1").output
-    assert f"source_run: {rid}" in shown and "params_total: 14864" in shown and "tensor" in shown
+    assert f"source_run: {rid}" in shown and "params_total: 14864" in shown
+    assert '"dtype": "uint8", "shape": [-1, 28, 28]' in shown and '"name": "probabilities"' in shown
+    assert cli("models", "show", "mnist-mnist-small-batch@champion").output == shown
 
     assert cli("models", "alias", "mnist-mnist-small-batch", "1", "staging").exit_code == 0
     assert str(c.get_model_version_by_alias("mnist-mnist-small-batch", "staging").version) == "1"
     assert cli("models", "alias", "--delete", "mnist-mnist-small-batch", "staging").exit_code == 0
     bad = cli("models", "show", "mnist-mnist-small-batch@staging")
     assert bad.exit_code == 2 and "no alias 'staging'" in bad.stderr
+    assert stray_databases(tmp_path) == []
 
 
-def test_register_best_by_condition(tiny):
+def tiny_images(tiny):
+    from tracker.ml.data import load_split
+
+    return load_split("mnist", tiny["data_dir"], train=False, download=False).images[:4, 0].numpy()
+
+
+def test_register_best_by_condition(tiny, tmp_path, monkeypatch):
     for norm in ("batch", "group"):
         assert cli("train", *sets({**tiny, "norm": norm, "epochs": 1})).exit_code == 0
-    result = cli("models", "register", "--best", "--experiment", "tiny", "--by-condition")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    result = cli("models", "register", "--best", "--experiment", "tiny", "--by-condition",
+                 "--alias", "champion")
     assert result.exit_code == 0, result.output
-    names = {m.name for m in store_client().search_registered_models()}
+    c = store_client()
+    names = {m.name for m in c.search_registered_models()}
     assert names == {"mnist-mnist-small-batch", "mnist-mnist-small-group"}
+    for name in names:
+        assert str(c.get_model_version_by_alias(name, "champion").version) == "1"
+    assert stray_databases(tmp_path) == []
+
+
+@pytest.mark.parametrize("failing", ["create_model_version", "set_registered_model_alias"])
+def test_a_failed_register_leaves_no_registered_model(trained_run, tmp_path, elsewhere, monkeypatch, failing):
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    def refuse(*args, **kwargs):
+        raise MlflowException("the store refused the version")
+
+    monkeypatch.setattr(MlflowClient, failing, refuse)
+    result = cli("models", "register", trained_run.info.run_id, "--alias", "champion")
+    assert result.exit_code == 2 and "the store refused the version" in result.stderr
+    assert store_client().search_registered_models() == [] and stray_databases(tmp_path) == []
+
+
+def test_a_model_whose_code_was_changed_loads_only_when_allowed(trained_run, tiny, elsewhere):
+    """A served model runs its code file when it loads: tracker runs its own, byte for byte."""
+    from pathlib import Path
+    from urllib.parse import urlparse
+
+    rid = trained_run.info.run_id
+    c = store_client()
+    (out,) = c.get_run(rid).outputs.model_outputs
+    code = Path(urlparse(c.get_logged_model(out.model_id).artifact_location).path) / "served_model.py"
+    code.write_text(code.read_text() + "\nprint('any code at all')\n")
+    args = ["evaluate", f"runs:/{rid}/model", "--dataset", "mnist", "--data-dir", tiny["data_dir"],
+            "--no-download"]
+    refused = cli(*args)
+    assert refused.exit_code == 2 and "runs code other than this tracker's served model" in refused.stderr
+    assert [r for r in all_runs() if r.data.tags.get("tracker.kind") == "evaluate"] == []
+    assert cli(*args, "--allow-pickle").exit_code == 0
+
+
+def test_a_model_logged_before_models_served_raw_images_still_evaluates(trained_run, tiny, elsewhere,
+                                                                        monkeypatch):
+    """A model of the earlier format (MLflow's pytorch flavor, pt2: normalized float32 images
+    in, logits out) is evaluated as it was: through its own input."""
+    import torch
+
+    from tracker.config import make_config
+    from tracker.ml import checkpoint
+    from tracker.ml.data import Batches, load_split
+    from tracker.ml.models import build_model
+
+    rid = trained_run.info.run_id
+    state = checkpoint.load(checkpoint.folder(rid) / checkpoint.LAST)
+    net = build_model(make_config(state["config"]))
+    net.load_state_dict(state["model"])
+    x = next(iter(Batches(load_split("mnist", tiny["data_dir"], train=False, download=False), "mnist", 2,
+                          torch.device("cpu"))))[0].numpy()
+    c = store_client()
+    mlflow.set_tracking_uri(c.tracking_uri)  # how tracker logged models then
+    mlflow.pytorch.log_model(net.eval(), name="old", input_example=x, run_id=rid,
+                             serialization_format="pt2", pip_requirements=["torch"])
+    unset_global_uris(monkeypatch)
+    out = cli("evaluate", f"runs:/{rid}/old", "--dataset", "mnist", "--data-dir", tiny["data_dir"],
+              "--no-download")
+    assert out.exit_code == 0, out.output
+    assert "note: a model logged before models carried their run's preprocessing" in out.output
+    (ev,) = [r for r in all_runs() if r.data.tags.get("tracker.kind") == "evaluate"]
+    assert ev.data.metrics["test_acc"] == c.get_run(rid).data.metrics["test_acc"]
 
 
 @pytest.mark.parametrize("args,words", [

@@ -92,7 +92,8 @@ def models_alias(name, version_or_alias, alias, delete):
 @click.option("--dataset", required=True, type=click.Choice(NAMES))
 @data_opt
 @click.option("--no-download", is_flag=True, help="Fail instead of downloading a missing dataset.")
-@click.option("--allow-pickle", is_flag=True, help="Allow loading a pickle-format model (runs code). Default: off.")
+@click.option("--allow-pickle", is_flag=True, help="Allow loading a model that runs code when it loads: a "
+              "pickle-format one, or one whose code is not this tracker's. Default: off.")
 @click.option("--experiment", default="evaluations", show_default=True, help="Experiment of the evaluation run.")
 def evaluate_cmd(model_uri, dataset, data_dir, no_download, allow_pickle, experiment):
     """Evaluate MODEL_URI (models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/model) on a test split."""
@@ -104,6 +105,10 @@ def evaluate_cmd(model_uri, dataset, data_dir, no_download, allow_pickle, experi
     click.echo(f"{model_uri} on {dataset} test ({r.n} images): accuracy {r.accuracy:.4%}, loss {r.loss:.4f}")
     click.echo("per class: " + ", ".join(f"{i}: {a:.2%}" for i, a in enumerate(r.per_class)))
     click.echo(f"evaluation run {r.run_id} (confusion_matrix.png, misclassified.png)")
+    if not r.served:
+        click.echo("note: a model logged before models carried their run's preprocessing, evaluated "
+                   "on normalized images without test-time augmentation (a run with tta = true "
+                   "reported its accuracy with it)")
 
 
 COMMANDS = (models_grp, evaluate_cmd)

@@ -21,6 +21,14 @@ class Dataset:
     classes: tuple[str, ...]
     sizes: tuple[int, int]  # train, test images of the full dataset
 
+    @property
+    def stored_shape(self) -> tuple[int, ...]:
+        """One image as the dataset stores it, which is what a served model takes (uint8,
+        0-255): H x W for one channel (MNIST's IDX files, torchvision's `.data`), H x W x C
+        for colour (CIFAR-10's `.data`, as torchvision and Keras give it)."""
+        c, h, w = self.shape
+        return (h, w) if c == 1 else (h, w, c)
+
     def split_files(self, train: bool) -> tuple[str, ...]:
         """The files one split reads: MNIST's t10k-* and CIFAR-10's test_batch are the test
         split; CIFAR-10's batches.meta (the class names) serves both."""

@@ -4,7 +4,9 @@ names (tags and metric names), records (runs as plain rows and DataFrames), uri 
 store is, is it up), fast (the embedded store and the REST API read without mlflow), query
 (one answer per query, whichever path), client (mlflow's client and its errors), live (a
 run being logged, its sender thread and outbox), store (runs searched and changed),
-logged_model, registry, inputs, artifacts, server (an mlflow server process). MLflow's own
+logged_model (a run's model logged and loaded), served_model (the code every logged model
+carries: run where it is served, never imported by tracker), registry, inputs, artifacts,
+server (an mlflow server process). MLflow's own
 environment (bounded HTTP calls, no telemetry) is set by the CLI at start
 (settings.apply_mlflow_env), before anything imports mlflow.
 

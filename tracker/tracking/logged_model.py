@@ -1,66 +1,182 @@
-"""A run's model, logged with MLflow's own PyTorch flavor (pt2, loadable without tracker),
-and loaded back by URI.
+"""A run's model, logged as a pyfunc "model from code" that serves raw images
+(served_model.py; the network inside, ml/served.py), and loaded back by URI. Everything goes
+through tracker's client: MLflow's log_model and its models:/ and runs:/ resolution use its
+global tracking URI instead (./mlflow.db when MLFLOW_TRACKING_URI is unset), so the model is
+logged with the client's logged-model calls and URIs are resolved here.
 
     tracker evaluate models:/mnist-mnist-small-batch@champion --dataset mnist
 """
 from __future__ import annotations
 
+import contextlib
+import logging
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
+import numpy as np
+from mlflow.entities import LoggedModelOutput, LoggedModelStatus
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from .client import message
+from . import names
+from .client import client, message
 from ..errors import TrackingError
-from .uri import tracking_uri
+
+logging.getLogger("mlflow.pyfunc").setLevel(logging.WARNING)  # "Validating input example" per model
+
+CODE = Path(__file__).with_name("served_model.py")  # the served model's code, copied into each
+NETWORK = "network"  # the served model's artifact holding its network (MLflow pytorch, pt2)
 
 
-def log(c: MlflowClient, run_id: str, model, example) -> None:
-    """Log the model into the run; the run's status is left as it is."""
-    import mlflow.pytorch
+def _requirements() -> list[str]:
+    # stated, not inferred: MLflow infers them by loading the model in a subprocess, which cost
+    # 20-50 s a run here (1 s stated); the tests load every model back
     import torch
-    from mlflow.models import infer_signature
 
-    mlflow.set_tracking_uri(c.tracking_uri)
-    mlflow.set_experiment(experiment_id=c.get_run(run_id).info.experiment_id)  # the model's home
-    with torch.no_grad():
-        out = model(torch.as_tensor(example)).numpy()
-    # the requirements are stated, not inferred: MLflow infers them by loading the model in a
-    # subprocess, which cost 20-50 s a run here (1 s stated); the tests load every model back
-    mlflow.pytorch.log_model(model, name="model", input_example=example, run_id=run_id,
-                             signature=infer_signature(example, out), serialization_format="pt2",
-                             pip_requirements=[f"torch=={torch.__version__.split('+')[0]}",
-                                               f"mlflow=={mlflow.__version__}"],
-                             validate_serving_input=False)
+    return [f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}"]
+
+
+def save(path: Path, served, mlflow_model=None) -> Path:
+    """`served` (an ml.served.Package) as an MLflow model folder, path/model: uint8 images as
+    stored in (the signature's shape), `class` and `probabilities` out."""
+    import mlflow.pyfunc
+    import mlflow.pytorch
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema, TensorSpec
+    from mlflow.types.schema import Array
+
+    images = Schema([TensorSpec(np.dtype(np.uint8), (-1, *served.example.shape[1:]))])
+    network = path / NETWORK  # MLflow's own pt2 export: torch.export, a dynamic batch, no pickle
+    mlflow.pytorch.save_model(served.module, str(network), serialization_format="pt2",
+                              input_example=served.example, signature=ModelSignature(images),
+                              pip_requirements=_requirements())
+    answers = Schema([ColSpec("long", "class"), ColSpec(Array("float"), "probabilities")])
+    mlflow.pyfunc.save_model(str(path / "model"), python_model=str(CODE),
+                             artifacts={NETWORK: str(network)}, mlflow_model=mlflow_model,
+                             signature=ModelSignature(images, answers), input_example=served.example,
+                             pip_requirements=_requirements(), metadata={"tracker": served.facts})
+    return path / "model"
+
+
+def log(c: MlflowClient, run_id: str, served) -> str:
+    """Log `served` (an ml.served.Package) as the run's model, through the client alone;
+    returns the model's id. The run's status is left as it is."""
+    from mlflow.models import Model
+
+    run = c.get_run(run_id)
+    model = c.create_logged_model(run.info.experiment_id, name=names.MODEL, source_run_id=run_id,
+                                  params={k: str(v) for k, v in run.data.params.items()})
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            meta = Model(artifact_path=model.artifact_location, model_uuid=model.model_id,
+                         run_id=run_id, model_id=model.model_id)
+            c.log_model_artifacts(model.model_id, str(save(Path(tmp), served, meta)))
+        c.log_outputs(run_id, [LoggedModelOutput(model.model_id, step=0)])
+    except BaseException:
+        with contextlib.suppress(Exception):  # the store may be what failed
+            c.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
+        raise
+    c.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
+    return model.model_id
+
+
+def location(c: MlflowClient, uri: str) -> str:
+    """Where the files of a model URI are (models:/NAME@ALIAS, models:/NAME/VERSION,
+    models:/MODEL_ID, runs:/RUN_ID/model, or an artifact location as it is)."""
+    if uri.startswith("models:/"):
+        ref = uri[len("models:/"):].strip("/")
+        if ref.startswith("m-") and not {"/", "@"} & set(ref):
+            return c.get_logged_model(ref).artifact_location
+        name, at, alias = ref.partition("@")
+        if at:
+            mv = c.get_model_version_by_alias(name, alias)
+        else:
+            name, _, version = ref.partition("/")
+            mv = c.get_model_version(name, version)
+        return c.get_model_version_download_uri(mv.name, mv.version)
+    if uri.startswith("runs:/"):
+        run_id, _, path = uri[len("runs:/"):].strip("/").partition("/")
+        run = c.get_run(run_id)
+        for out in reversed(list(getattr(run.outputs, "model_outputs", None) or [])):
+            model = c.get_logged_model(out.model_id)
+            if model.name == (path or names.MODEL):
+                return model.artifact_location
+        return f"{run.info.artifact_uri}/{path}"
+    return uri
+
+
+def _fetch(c: MlflowClient, uri: str, path: str = "") -> Path:
+    """The model's files (or one of them) on this machine; the embedded store's are not copied."""
+    where = location(c, uri)
+    return Path(mlflow.artifacts.download_artifacts(
+        artifact_uri=f"{where.rstrip('/')}/{path}" if path else where,
+        tracking_uri=c.tracking_uri, registry_uri=c.tracking_uri))
 
 
 def signature(uri: str) -> str:
+    from mlflow.models import Model
+
     try:
-        info = mlflow.models.get_model_info(uri)
-    except MlflowException as e:
+        sig = Model.load(str(_fetch(client(), uri, "MLmodel"))).signature
+    except (MlflowException, OSError) as e:
         raise TrackingError(f"model {uri}: {message(e)}") from None
-    sig = info.signature
     return "" if sig is None else f"inputs {sig.inputs.to_json()} -> outputs {sig.outputs.to_json()}"
 
 
-def load(uri: str, allow_pickle: bool = False):
-    """A logged PyTorch model through MLflow; pickle-format models need allow_pickle."""
-    import mlflow.pytorch
+@dataclass
+class Loaded:
+    """A logged model, loaded: `served`, tracker's served model (images as their dataset stores
+    them in, `class` and `probabilities` out), or `network`, a PyTorch net logged before models
+    served raw images (normalized float32 N x C x H x W in, logits out)."""
+    uri: str
+    served: object = None
+    network: object = None
+    shape: tuple = ()  # one image as the served model takes it
 
-    mlflow.set_tracking_uri(tracking_uri())
+    def predict(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The served model's class and probabilities for uint8 images."""
+        try:
+            out = self.served.predict(images)
+        except MlflowException as e:
+            raise TrackingError(f"model {self.uri}: {message(e)}") from None
+        return out["class"].to_numpy(np.int64, copy=True), np.stack(out["probabilities"].to_numpy())
+
+
+def _own_code(local: Path, info) -> bool:
+    """Whether the model runs this tracker's served_model.py, byte for byte, when it loads."""
+    flavor = info.flavors.get("python_function", {})
+    code = local / Path(flavor.get("model_code_path") or "missing").name
+    return (flavor.get("loader_module") == "mlflow.pyfunc.loaders.code_model" and code.is_file()
+            and code.read_bytes() == CODE.read_bytes())
+
+
+def load(uri: str, allow_pickle: bool = False) -> Loaded:
+    """A logged model through MLflow. Loading runs code for a pickle-format PyTorch model, and for
+    a served model whose code is not this tracker's served_model.py: those need allow_pickle."""
+    import mlflow.pyfunc
+    import mlflow.pytorch
+    from mlflow.models import Model
+
     try:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
-        info = mlflow.models.get_model_info(str(local))
+        local = _fetch(client(), uri)
+        info = Model.load(str(local))
     except (MlflowException, OSError) as e:
         msg = e.message if isinstance(e, MlflowException) else str(e)
         raise TrackingError(f"model {uri} not found: {msg.splitlines()[0][:200]}") from None
+    if (info.metadata or {}).get("tracker"):
+        if not (allow_pickle or _own_code(local, info)):
+            raise TrackingError(f"model {uri} runs code other than this tracker's served model when "
+                                "loaded; pass --allow-pickle if you trust its source")
+        spec = info.signature.inputs.inputs[0]
+        return Loaded(uri, served=mlflow.pyfunc.load_model(str(local)), shape=tuple(spec.shape[1:]))
     data = info.flavors.get("pytorch", {}).get("model_data")
     if not data:
-        raise TrackingError(f"model {uri} is not a PyTorch model")
+        raise TrackingError(f"model {uri} is neither a model tracker logged nor a PyTorch model")
     if not (local / data / "model.pt2").exists():
         if not allow_pickle:
             raise TrackingError(f"model {uri} is stored with pickle, which can run code when loaded; "
                                 "pass --allow-pickle if you trust its source")
-        return mlflow.pytorch.load_model(str(local), weights_only=False)
-    return mlflow.pytorch.load_model(str(local))
+        return Loaded(uri, network=mlflow.pytorch.load_model(str(local), weights_only=False))
+    return Loaded(uri, network=mlflow.pytorch.load_model(str(local)))

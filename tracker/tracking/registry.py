@@ -5,9 +5,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 
+from mlflow.entities import LoggedModelStatus
 from mlflow.exceptions import MlflowException
 
 from ..errors import RegistryError
@@ -15,6 +17,10 @@ from . import names
 from .client import client, edge, get
 from .logged_model import signature
 from .uri import redact
+
+# "Waiting up to 300 seconds for model version to finish creation" on every register: an open
+# source registry makes versions READY at once, and the command's output is its own
+logging.getLogger("mlflow.store.model_registry.abstract_store").setLevel(logging.WARNING)
 
 RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
 NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$")
@@ -39,14 +45,17 @@ def check_alias(alias: str) -> None:
     check_name(alias)
 
 
-def model_source(run) -> tuple[str, str]:
-    """The run's logged model: (models:/ URI, model id); an error when it logged none."""
+def model_source(c, run) -> tuple[str, str]:
+    """The run's logged model: (its artifact location, its id); an error when it logged none.
+    The location, not models:/MODEL_ID, is the version's source: MLflow's SQL registry resolves
+    a models:/ source with its global tracking URI, not the client's (./mlflow.db when unset)."""
     outputs = getattr(run, "outputs", None)
-    models = list(getattr(outputs, "model_outputs", None) or [])
-    if not models:
-        raise RegistryError(f"run {run.info.run_id} has no logged model (it did not finish, "
-                            "or was not made by tracker train)")
-    return f"models:/{models[-1].model_id}", models[-1].model_id
+    for out in reversed(list(getattr(outputs, "model_outputs", None) or [])):
+        model = c.get_logged_model(out.model_id)
+        if model.name == names.MODEL and model.status == LoggedModelStatus.READY:
+            return model.artifact_location, model.model_id
+    raise RegistryError(f"run {run.info.run_id} has no logged model (it did not finish, "
+                        "or was not made by tracker train)")
 
 
 @edge
@@ -55,28 +64,38 @@ def register(run_id: str, name: str, alias: str | None = None) -> Registered:
     check_name(name)
     if alias:
         check_alias(alias)
-    run = get(client(), run_id)
-    source, model_id = model_source(run)
     c = client()
+    run = get(c, run_id)
+    source, model_id = model_source(c, run)
     existing = [v for v in c.search_model_versions(f"name = '{name}'") if v.run_id == run_id]
     if existing:
-        version, created = existing[0].version, False
-    else:
+        version = existing[0].version
+        if alias:
+            c.set_registered_model_alias(name, alias, version)
+        return Registered(name, str(version), False)
+    metrics = run.data.metrics
+    tags = {"source_run": run_id, names.TEST_ACC_BEST: metrics.get(names.TEST_ACC_BEST, ""),
+            names.TEST_ACC: metrics.get(names.TEST_ACC, ""),
+            "params_total": run.data.params.get("params_total", ""),
+            "config": json.dumps(run.data.params, sort_keys=True)[:7000]}
+    new_name, version = False, None
+    try:
         try:
             c.get_registered_model(name)
         except MlflowException:
             c.create_registered_model(name, description="registered by tracker")
-        metrics = run.data.metrics
-        tags = {"source_run": run_id, names.TEST_ACC_BEST: metrics.get(names.TEST_ACC_BEST, ""),
-                names.TEST_ACC: metrics.get(names.TEST_ACC, ""),
-                "params_total": run.data.params.get("params_total", ""),
-                "config": json.dumps(run.data.params, sort_keys=True)[:7000]}
-        mv = c.create_model_version(name, source, run_id=run_id, model_id=model_id,
-                                    tags={k: str(v) for k, v in tags.items()})
-        version, created = mv.version, True
-    if alias:
-        c.set_registered_model_alias(name, alias, version)
-    return Registered(name, str(version), created)
+            new_name = True
+        version = c.create_model_version(name, source, run_id=run_id, model_id=model_id,
+                                         tags={k: str(v) for k, v in tags.items()}).version
+        if alias:
+            c.set_registered_model_alias(name, alias, version)
+    except BaseException:  # a failed register leaves nothing behind: no version, no empty model
+        if new_name:
+            c.delete_registered_model(name)
+        elif version is not None:
+            c.delete_model_version(name, version)
+        raise
+    return Registered(name, str(version), True)
 
 
 def resolve(ref: str):

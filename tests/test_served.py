@@ -1,0 +1,88 @@
+"""A registered model served by MLflow's own `mlflow models serve` takes raw MNIST digits as
+the IDX files store them (uint8, N x 28 x 28) and answers, digit for digit, what its run's final
+evaluation answered (EMA weights and test-time augmentation inside the model); `tracker
+evaluate` goes through the same model and reproduces the run's test accuracy exactly."""
+import json
+
+import mlflow
+import numpy as np
+import pytest
+from mlflow.models import Model
+
+from conftest import REAL_MNIST
+from helpers import all_runs, cli, sets, store_client
+from tracker.testkit.servers import ModelServer
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+NAME = "mnist-mnist-fast-batch"
+SENT = 300  # digits sent to the server
+
+
+def idx(path) -> np.ndarray:
+    """An IDX file as it is stored: big-endian dims after a 4-byte magic, then uint8 values."""
+    raw = path.read_bytes()
+    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(raw[3])]
+    return np.frombuffer(raw, np.uint8, offset=4 + 4 * len(dims)).reshape(dims)
+
+
+def artifact(c, run_id: str, path: str, dest) -> dict:
+    return json.load(open(c.download_artifacts(run_id, path, str(dest))))
+
+
+def test_served_model_answers_raw_digits_as_its_run_did(tmp_path):
+    cfg = {"dataset": "mnist", "arch": "mnist-fast", "epochs": 2, "batch_size": 128,
+           "optimizer": "adam", "lr": 0.01, "dropout": 0.0, "train_limit": 6000, "ema": 0.9,
+           "tta": True, "data_dir": str(REAL_MNIST), "download": False, "experiment": "served"}
+    trained = cli("train", *sets(cfg))
+    assert trained.exit_code == 0, trained.output
+    (run,) = all_runs()
+    rid = run.info.run_id
+    assert cli("models", "register", rid, "--alias", "champion").exit_code == 0
+    c = store_client()
+
+    mlmodel = mlflow.artifacts.download_artifacts(
+        artifact_uri=c.get_model_version_download_uri(NAME, "1") + "/MLmodel", tracking_uri=c.tracking_uri)
+    sig = Model.load(mlmodel).signature
+    (images_spec,) = sig.inputs.inputs
+    assert images_spec.type == np.dtype("uint8") and images_spec.shape == (-1, 28, 28)
+    assert sig.outputs.input_names() == ["class", "probabilities"]
+
+    # the run's own final predictions: every digit right but the misclassified it logged (all of
+    # them before the last index it lists)
+    wrong = artifact(c, rid, "misclassified.json", tmp_path / "run")
+    listed = dict(zip(wrong["indices"], wrong["predicted"]))
+    sent = SENT if wrong["misclassified"] <= len(listed) else min(SENT, wrong["indices"][-1] + 1)
+    assert sent >= 100 and run.data.metrics["test_acc"] > 0.95
+    raw = REAL_MNIST / "MNIST" / "raw"
+    digits = idx(raw / "t10k-images-idx3-ubyte")[:sent]
+    labels = idx(raw / "t10k-labels-idx1-ubyte")[:sent]
+    expected = [listed.get(i, int(labels[i])) for i in range(sent)]
+    assert expected != list(labels) or wrong["misclassified"] == 0  # the run's own answers, not the truth
+
+    server = ModelServer(f"models:/{NAME}@champion", c.tracking_uri, log=tmp_path / "serve.log").start()
+    try:
+        status, answer = server.invoke({"inputs": digits.tolist()})
+        assert status == 200, answer
+        rows = answer["predictions"]
+        classes = [r["class"] for r in rows]
+        probabilities = np.array([r["probabilities"] for r in rows])
+        assert probabilities.shape == (sent, 10)
+        assert np.allclose(probabilities.sum(1), 1, atol=1e-5) and (probabilities >= 0).all()
+        assert classes == probabilities.argmax(1).tolist()
+        assert classes == expected  # digit for digit what the run answered
+
+        # one rank per input is what MLflow's signature enforcement accepts: a channel axis is
+        # refused with the shape the model takes
+        status, refused = server.invoke({"inputs": digits[:5, None].tolist()})
+        assert status == 400 and "does not match expected shape (-1, 28, 28)" in refused["message"]
+    finally:
+        server.stop()
+
+    evaluated = cli("evaluate", f"models:/{NAME}@champion", "--dataset", "mnist",
+                    "--data-dir", str(REAL_MNIST), "--no-download")
+    assert evaluated.exit_code == 0, evaluated.output
+    (ev,) = [r for r in all_runs() if r.data.tags.get("tracker.kind") == "evaluate"]
+    assert ev.data.metrics["test_acc"] == run.data.metrics["test_acc"]  # TTA and EMA included
+    again = artifact(c, ev.info.run_id, "misclassified.json", tmp_path / "ev")
+    assert (again["indices"], again["predicted"]) == (wrong["indices"], wrong["predicted"])

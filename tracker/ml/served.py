@@ -1,0 +1,72 @@
+"""A run's network as it is served: images as the dataset stores them in (uint8, 0-255), the
+class probabilities and the predicted class out, with the dataset's normalization and the run's
+test-time augmentation inside, so that the logged model answers what the run's final evaluation
+answered. tracking/logged_model.py logs it; tracking/served_model.py is the code that serves it.
+
+    tracker train experiments/mnist-fast.toml --data-dir ../shared/datasets
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .datasets import DATASETS
+from .train import TTA_SHIFTS, shift
+
+
+class Served(nn.Module):
+    """uint8 images as stored (N x H x W, or N x H x W x C) -> (probabilities N x K, class N).
+
+    The run's evaluation: Batches' normalization, then the logits (with tta, their mean over
+    train.TTA_SHIFTS, the shifted views in one batch: one pass through the net to export, not
+    five; equal to train.logits up to the rounding any change of batch size makes, ~1e-7 here,
+    which changed no class of the 10,000 MNIST test images); the class is their argmax."""
+
+    def __init__(self, net: nn.Module, dataset: str, tta: bool):
+        super().__init__()
+        meta = DATASETS[dataset]
+        shape = (1, len(meta.mean), 1, 1)
+        self.net, self.tta, self.colour = net, tta, len(meta.mean) > 1
+        self.register_buffer("mean", torch.tensor(meta.mean).view(shape) * 255)
+        self.register_buffer("std", torch.tensor(meta.std).view(shape) * 255)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = images.permute(0, 3, 1, 2) if self.colour else images.unsqueeze(1)
+        x = x.float().sub(self.mean).div(self.std)
+        if self.tta:
+            views = torch.cat([shift(x, dy, dx) for dy, dx in TTA_SHIFTS])
+            # unflatten, not view(k, len(x), -1): len() would fix the exported batch size
+            scores = self.net(views).float().unflatten(0, (len(TTA_SHIFTS), -1)).mean(0)
+        else:
+            scores = self.net(x).float()
+        return scores.softmax(1), scores.argmax(1)
+
+
+@dataclass
+class Package:
+    """What tracking logs as a run's model: the module, an input example, and its facts (the
+    `tracker` metadata of its MLmodel file)."""
+    module: Served
+    example: np.ndarray  # two images as stored, uint8
+    facts: dict
+
+
+def stored(images: torch.Tensor) -> np.ndarray:
+    """A Split's uint8 N x C x H x W images as their dataset stores them (Dataset.stored_shape)."""
+    x = images.squeeze(1) if images.shape[1] == 1 else images.permute(0, 2, 3, 1)
+    return np.ascontiguousarray(x.cpu().numpy())
+
+
+def package(net: nn.Module, dataset: str, tta: bool, images: torch.Tensor) -> Package:
+    """The net (evaluated weights, on the CPU) served for `dataset`; the first two of `images`
+    (uint8 N x C x H x W) are its input example."""
+    meta = DATASETS[dataset]
+    shape = " x ".join(map(str, ("N", *meta.stored_shape)))
+    facts = {"dataset": dataset, "shape": list(meta.stored_shape), "classes": list(meta.classes),
+             "tta": bool(tta),
+             "input": f"uint8 pixels 0-255, {shape} (as {dataset} stores them)",
+             "output": "class (the predicted class index) and probabilities (one per class)"}
+    return Package(Served(net.cpu().eval(), dataset, tta).eval(), stored(images[:2]), facts)
