@@ -49,7 +49,7 @@ def test_level_is_pococks_constant_with_many_seeds():
 
 @pytest.mark.parametrize("looks", [(), (3, 3), (5, 3), (1, 3), (3.0, 5), ("3", "5"), (True, 3)])
 def test_bad_looks_name_the_key(looks):
-    with pytest.raises(ValueError, match="^looks must be") as err:
+    with pytest.raises(ValueError, match="^study key 'looks': must be") as err:
         level(looks)
     assert "\n" not in str(err.value)
     with pytest.raises(ValueError, match="looks"):

@@ -92,6 +92,38 @@ BY_HELP = ("Param(s) that define a condition (repeatable, or comma-separated: --
 by_opt = click.option("--by", multiple=True, help=BY_HELP)
 
 
+def analysis(fn):
+    """--metric, --baseline, --margin, --alpha: the analysis, over what a sweep declared."""
+    from ..study import METRICS
+
+    for option in reversed((
+            click.option("--metric", type=click.Choice(METRICS), default=None,
+                         help="What is judged: final (the last epoch's test accuracy), best_val (the test "
+                              "accuracy at the best validation epoch) or best_test (the best epoch's, picked "
+                              "on the test set: biased up). Default: the sweep's [study], else best_val when "
+                              "the runs held out a validation split, else final."),
+            click.option("--baseline", default=None, metavar="VALUE",
+                         help="The condition every other is compared with (its value, e.g. batch, or "
+                              "norm=batch). Default: the sweep's [study], else the best row."),
+            click.option("--margin", type=float, default=None, metavar="PP",
+                         help="The smallest difference that matters, in percentage points (0.1 = a tenth "
+                              "of a point); within it, a comparison can be found equivalent. Default: the "
+                              "sweep's [study], else none."),
+            click.option("--alpha", type=float, default=None,
+                         help="The error rate of the verdicts. Default: the sweep's [study], else 0.05."))):
+        fn = option(fn)
+    return fn
+
+
+def study_options(metric, baseline, margin, alpha) -> dict:
+    """The options as a Study's fields (checked by it: one line for a bad value)."""
+    from ..study import Study
+
+    options = {"metric": metric, "baseline": baseline, "margin": margin, "alpha": alpha}
+    Study(**{k: v for k, v in options.items() if v is not None})
+    return options
+
+
 def selection(fn):
     """--experiment NAME or --sweep RUN_ID, exactly one (compare, report)."""
     fn = click.option("--sweep", "sweep_id", default=None, metavar="RUN_ID",

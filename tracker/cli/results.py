@@ -10,7 +10,7 @@ import click
 
 from ..results.render import FORMATS
 from ..settings import STALE_AFTER
-from .options import by_opt, one_selection, output_file, output_folder, selection
+from .options import analysis, by_opt, one_selection, output_file, output_folder, selection, study_options
 
 
 @click.command("compare")
@@ -25,12 +25,17 @@ from .options import by_opt, one_selection, output_file, output_folder, selectio
 @click.option("--target", type=float, default=None, metavar="ACC",
               help="Also the training seconds each run took to first reach this test accuracy "
                    "(0.994 or 99.4), mean ± std per condition, and how many reached it. Default: none.")
-def compare_cmd(experiment, sweep_id, filter_string, by, fmt, output, plot, target):
-    """Aggregate FINISHED runs per condition across seeds: mean, std, 95% CI, Welch p."""
+@analysis
+def compare_cmd(experiment, sweep_id, filter_string, by, fmt, output, plot, target, metric, baseline,
+                margin, alpha):
+    """Aggregate FINISHED runs per condition across seeds (mean, std, 95% CI of the judged
+    metric) and judge each condition against the baseline: better, worse, equivalent within
+    the margin, or undecided, with the reason, the power and the seeds that would decide it."""
     from ..results import compare
 
     one_selection(experiment, sweep_id)
-    comparison = compare.compare(experiment, sweep_id, filter_string, by, target)
+    options = study_options(metric, baseline, margin, alpha)
+    comparison = compare.compare(experiment, sweep_id, filter_string, by, target, options)
     figure = compare.condition_curves(comparison.counted) if plot or fmt == "html" else None
     if plot:
         figure.savefig(plot, dpi=100)
@@ -50,7 +55,8 @@ def compare_cmd(experiment, sweep_id, filter_string, by, fmt, output, plot, targ
 @click.option("--output", required=True, type=click.Path(file_okay=False), callback=output_folder,
               help="Folder for README.md, its PNGs and report.html (made when missing).")
 @by_opt
-def report_cmd(experiment, sweep_id, output, by):
+@analysis
+def report_cmd(experiment, sweep_id, output, by, metric, baseline, margin, alpha):
     """Write a study's report from its runs: what was compared and held fixed, the data, each
     condition's model, curves, the results table (Holm-adjusted p, difference to the best row with
     its 95% interval), each condition's best run's confusion matrix and misclassified images.
@@ -58,7 +64,8 @@ def report_cmd(experiment, sweep_id, output, by):
     from ..results import report
 
     one_selection(experiment, sweep_id)
-    written = report.report(experiment, sweep_id, output, by)
+    options = study_options(metric, baseline, margin, alpha)
+    written = report.report(experiment, sweep_id, output, by, options)
     click.echo(f"wrote {written.readme} and {written.html}")
     if written.logged:
         click.echo(f"logged to the sweep's parent run: {written.logged}")

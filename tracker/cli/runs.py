@@ -82,7 +82,8 @@ def demo(epochs, data_dir):
 @data_opt
 @click.option("--dry-run", is_flag=True, help="List the runs it would make, and stop. Default: off.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Runs in parallel processes (local executor).")
+              help="Runs in parallel processes (local executor), spread round-robin over the "
+                   "GPUs visible.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: this machine; ray: one Ray task per run on a cluster, logging to "
                    "MLFLOW_TRACKING_URI (a server; a local store is refused).")
@@ -92,25 +93,38 @@ def demo(epochs, data_dir):
 @click.option("--cpus-per-run", default=1, show_default=True, type=click.IntRange(1, 1024),
               help="Ray: CPUs each run reserves.")
 @click.option("--gpus-per-run", default=0.0, show_default=True, type=click.FloatRange(0, 64),
-              help="Ray: GPUs each run reserves (fractions share a GPU).")
-def sweep_cmd(config, sets, data_dir, dry_run, workers, executor, address, cpus_per_run, gpus_per_run):
-    """Run the [grid] of CONFIG as child runs under one parent run; FINISHED children are skipped."""
-    from ..runs import sweep
+              help="Ray: GPUs each run reserves: 0 (device auto trains on the CPU), 1, or a "
+                   "fraction that shares a GPU (its memory capped to that share).")
+@click.option("--until-decided", is_flag=True,
+              help="Add seeds look by look ([study] looks, default 3, 5, 10 per condition), only to the "
+                   "conditions whose comparison with the baseline is still undecided. Default: off.")
+def sweep_cmd(config, sets, data_dir, dry_run, workers, executor, address, cpus_per_run, gpus_per_run,
+              until_decided):
+    """Run the [grid] of CONFIG as child runs under one parent run; FINISHED children are skipped.
+    The parent run shows the comparison as the children end (its description, curves, compare.*)."""
+    from ..runs import adaptive, sweep
 
     if executor == "ray" and workers > 1:
         raise click.UsageError("--workers is for the local executor; with --executor ray, Ray runs as "
                                "many at once as --cpus-per-run and the cluster's CPUs allow")
-    p = sweep.plan(config, sets, {"data_dir": data_dir} if data_dir else None)
+    extra = {"data_dir": data_dir} if data_dir else None
+    p = adaptive.plan(config, sets, extra) if until_decided else sweep.plan(config, sets, extra)
     if dry_run:
         over = f"over {', '.join(p.grid_keys)}" if p.grid_keys else f"(no [grid] in {Path(config).name})"
         click.echo(f"sweep {p.name}: {len(p.points)} run{'s' if len(p.points) != 1 else ''} {over}")
         for i, pt in enumerate(p.points, 1):
             click.echo(f"  {i}. {pt.cfg.name}  " + " ".join(f"{k}={v}" for k, v in pt.values.items()))
+        if until_decided:
+            click.echo(f"until decided: looks of {', '.join(map(str, p.study.looks))} seeds per condition; "
+                       "only undecided conditions get the later seeds")
         return
     from ..runs import executors
 
     ray = {"address": address, "cpus": cpus_per_run, "gpus": gpus_per_run} if executor == "ray" else None
-    parent, counts = executors.execute(p, config, workers, echo=click.echo, ray=ray)
+    if until_decided:
+        parent, counts, _ = adaptive.until_decided(p, config, workers, echo=click.echo, ray=ray)
+    else:
+        parent, counts = executors.execute(p, config, workers, echo=click.echo, ray=ray)
     click.echo(f"sweep {p.name} (parent run {parent}): {counts['finished']} finished, "
                f"{counts['skipped']} skipped, {counts['failed']} failed")
     click.echo(f"compare: tracker compare --sweep {parent}")

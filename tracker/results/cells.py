@@ -1,5 +1,7 @@
-"""The comparison rows as a reader sees them: percentages with their spread, p marked, the
-difference to the best row with its interval. Rendering them is render.py's job.
+"""The comparison as a reader sees it: one line per condition (the judged metric with its
+spread and interval, the other figures, the difference to the baseline and the verdict), and
+the lines under the table (what was judged and how, each verdict's reason, power, confounds).
+Rendering them is render.py's job.
 
     tracker compare --experiment mnist-demo --format markdown
 """
@@ -9,60 +11,98 @@ import math
 
 import pandas as pd
 
-COLUMNS = ("n", "test best %", "95% CI", "test final %", "train best %", "params", "epochs",
-           "s/epoch", "p vs best", "p Holm", "Δ vs best (95% CI), pp")
+from . import confounds
+from .counted import JUDGED
+
+TITLES = {"final": "test final %", "best_val": "test @ best val %", "best_test": "test best % (picked on test)"}
+DESCRIBED = {"final": "the final test accuracy (the last epoch's)",
+             "best_val": "the test accuracy at each run's best validation epoch",
+             "best_test": "each run's best test accuracy over its epochs (selected on the test set: biased up)"}
+OTHER_TITLES = (("test_acc_final", TITLES["final"]), ("test_acc_at_best_val", TITLES["best_val"]),
+                ("test_acc_best", "test best % (picked on test)"), ("train_acc_best", "train best %"))
 
 
 def missing(v) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
-def cells(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """One line per condition, for the table, markdown and html formats."""
-    def pct(row, key):
-        return f"{row[key + '_mean'] * 100:.2f} ± {row[key + '_std'] * 100:.2f}"
-
-    def p_cell(row):
-        p = row["p_vs_best"]
-        if missing(p):
-            return "—"
-        return "best" if row["significant"] is None else f"{p:.3g}{' *' if row['significant'] else ''}"
-
-    out = [[str(r[k]) for k in by] + [
-        str(r["n"]), pct(r, "test_acc_best"),
-        f"{r['test_acc_best_ci_low'] * 100:.2f}–{r['test_acc_best_ci_high'] * 100:.2f}",
-        pct(r, "test_acc_final"), pct(r, "train_acc_best"),
-        f"{r['params']:,}" if isinstance(r["params"], int) else str(r["params"]),
-        str(r["epochs"]), f"{r['epoch_time_s']:.1f}", p_cell(r), _p_holm(r), _diff(r, i == 0)]
-        + _history_cells(r) for i, r in enumerate(rows.to_dict("records"))]
-    extra = []
-    if "time_to_target" in rows:
-        extra.append(f"s to {rows['time_to_target'].iloc[0]:.2%} (reached)")
-    if "test_acc_at_best_val_mean" in rows:
-        extra.append("test @ best val %")
-    return pd.DataFrame(out, columns=[*by, *COLUMNS, *extra])
+def _pct(row: dict, key: str) -> str:
+    mean, std = row.get(key + "_mean"), row.get(key + "_std")
+    if missing(mean):
+        return "—"
+    return f"{mean * 100:.2f}" + ("" if missing(std) else f" ± {std * 100:.2f}")
 
 
-def _history_cells(r: dict) -> list[str]:
-    out = []
-    if "time_to_target" in r:
-        mean, std = r["time_to_target_mean_s"], r["time_to_target_std_s"]
-        seconds = "—" if missing(mean) else f"{mean:.1f} ± {std:.1f}"
-        out.append(f"{seconds} ({r['time_to_target_reached']}/{r['n']})")
-    if "test_acc_at_best_val_mean" in r:
-        out.append(f"{r['test_acc_at_best_val_mean'] * 100:.2f} ± {r['test_acc_at_best_val_std'] * 100:.2f}")
-    return out
+def _ci(row: dict, key: str) -> str:
+    low, high = row.get(key + "_ci_low"), row.get(key + "_ci_high")
+    return "—" if missing(low) else f"{low * 100:.2f}–{high * 100:.2f}"
 
 
-def _p_holm(row) -> str:
-    return "—" if missing(row["p_holm"]) else f"{row['p_holm']:.3g}"
-
-
-def _diff(row, best: bool) -> str:
-    """The difference to the best row in percentage points, with its 95% interval."""
-    if best:
-        return "best"
+def _diff(row: dict) -> str:
+    """The difference to the baseline in percentage points, with its 95% interval."""
+    if row["baseline"]:
+        return "baseline"
     if missing(row["diff_ci_low"]):  # a side with n = 1: no interval
-        return f"{row['diff_vs_best'] * 100:+.2f}"
-    return (f"{row['diff_vs_best'] * 100:+.2f} ({row['diff_ci_low'] * 100:+.2f} to "
+        return f"{row['diff_vs_baseline'] * 100:+.2f}"
+    return (f"{row['diff_vs_baseline'] * 100:+.2f} ({row['diff_ci_low'] * 100:+.2f} to "
             f"{row['diff_ci_high'] * 100:+.2f})")
+
+
+def _seconds(r: dict) -> str:
+    mean, std = r["time_to_target_mean_s"], r["time_to_target_std_s"]
+    shown = "—" if missing(mean) else f"{mean:.1f}" + ("" if missing(std) else f" ± {std:.1f}")
+    return f"{shown} ({r['time_to_target_reached']}/{r['n']})"
+
+
+def cells(comparison) -> pd.DataFrame:
+    """One line per condition, for the table, markdown and html formats."""
+    rows, by, metric = comparison.rows, comparison.counted.by, comparison.counted.metric
+    judged = JUDGED[metric][1]
+    others = [(k, t) for k, t in OTHER_TITLES if k != judged and f"{k}_mean" in rows]
+    out = []
+    for r in rows.to_dict("records"):
+        line = {**{k: str(r[k]) for k in by}, "n": str(r["n"]), TITLES[metric]: _pct(r, judged),
+                "95% CI": _ci(r, judged)}
+        line.update({title: _pct(r, k) for k, title in others})
+        line.update({"params": f"{r['params']:,}" if isinstance(r["params"], int) else str(r["params"]),
+                     "epochs": str(r["epochs"]), "s/epoch": f"{r['epoch_time_s']:.1f}"})
+        if "time_to_target" in r:
+            line[f"s to {r['time_to_target']:.2%} (reached)"] = _seconds(r)
+        line["p Holm"] = "—" if missing(r["p_holm"]) else f"{r['p_holm']:.3g}"
+        line["Δ vs baseline (95% CI), pp"] = _diff(r)
+        line["verdict"] = r["verdict"]
+        out.append(line)
+    return pd.DataFrame(out)
+
+
+def _label(row: dict, by: list[str]) -> str:
+    return " ".join(f"{k}={row[k]}" for k in by)
+
+
+def notes(comparison) -> list[str]:
+    """The lines under the table: the analysis, each verdict's reason, power, confounds."""
+    rows, by, study = comparison.rows.to_dict("records"), comparison.counted.by, comparison.study
+    metric = comparison.counted.metric
+    margin = "no margin (no equivalence verdicts)" if study.margin is None else f"margin ±{study.margin:g} pp"
+    out = [f"judged on {DESCRIBED[metric]}; baseline {comparison.baseline}"
+           f"{'' if study.baseline else ' (the best mean)'}; {margin}; alpha {study.alpha:g}"
+           + (f"; looks {', '.join(map(str, study.looks))} seeds per condition" if study.looks else "")]
+    if comparison.declared is not None and comparison.declared.differences(study):
+        out.append("this analysis differs from the one the sweep declared: "
+                   + "; ".join(comparison.declared.differences(study)))
+    for r in rows:
+        if not r["baseline"]:
+            out.append(f"{_label(r, by)} vs {comparison.baseline}: {r['verdict_reason']}")
+    power = [f"{_label(r, by)} {r['detectable_diff'] * 100:.2f} pp" for r in rows
+             if not r["baseline"] and not missing(r["detectable_diff"])]
+    if power:
+        ns = sorted({r["n"] for r in rows})
+        out.append(f"power: with n = {', '.join(map(str, ns))} per condition and the observed spread, "
+                   "differences smaller than these could not have been detected with 80% power: "
+                   + "; ".join(power))
+    undecided = [f"{_label(r, by)} about {int(r['seeds_needed'])}" for r in rows
+                 if r["verdict"] == "undecided" and not missing(r["seeds_needed"])]
+    if undecided:
+        out.append("seeds per condition that would decide the undecided comparisons: " + "; ".join(undecided))
+    out += confounds.lines(comparison.confounds)
+    return out

@@ -1,6 +1,7 @@
 """Which runs count, computed once per command: the runs as one DataFrame (a row a run: its
-condition, id, status and the metrics compare reads), why each run left out is left out, the
-conditions and their runs, and which run is a condition's best.
+condition, seed, id, status and the metrics compare reads), why each run left out is left out
+(not FINISHED, no judged metric, or a second run of a seed already counted), the conditions
+and their runs, and which run is a condition's best.
 
     tracker compare --experiment mnist-demo --by norm
 """
@@ -12,41 +13,63 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..config import DEFAULT_CONDITION
+from ..config import DEFAULT_CONDITION, FIELDS
 from ..errors import UserError
 from ..tracking import names
 from ..tracking.records import FLOAT_MAX, RunRecord, Selection
 
 # what a run contributes to its condition's row
-METRICS = (names.TEST_ACC_BEST, names.TEST_ACC, names.TRAIN_ACC_BEST, names.EPOCH_TIME_MEAN)
+METRICS = (names.TEST_ACC, names.TEST_ACC_BEST, names.TEST_ACC_AT_BEST_VAL, names.TRAIN_ACC_BEST,
+           names.EPOCH_TIME_MEAN)
+WHERE = ("run_name", "experiment", "data_dir", "download", "device")  # not what a run computes
+# the study's metric (study.METRICS) -> the run's metric, and the key its statistics carry
+JUDGED = {"final": (names.TEST_ACC, "test_acc_final"), "best_test": (names.TEST_ACC_BEST, "test_acc_best"),
+          "best_val": (names.TEST_ACC_AT_BEST_VAL, "test_acc_at_best_val")}
 
+
+def judged_metric(declared: str | None, runs: list[RunRecord]) -> str:
+    """The metric a study is judged on: as declared, else the test accuracy at the best
+    validation epoch when the runs held out a validation split, else the final one."""
+    if declared:
+        return declared
+    return "best_val" if any(names.VAL_ACC in r.metrics for r in runs) else "final"
 
 
 def runs_frame(runs: list[RunRecord], by: list[str]) -> pd.DataFrame:
-    """One row a run: its condition (the `by` columns), then its id, status and the metrics
-    compare reads, each prefixed `_` (MLflow's +-inf, stored as +-FLOAT_MAX, back to infinities)."""
+    """One row a run: its condition (the `by` columns), then its id, status, seed, start and the
+    metrics compare reads, each prefixed `_` (MLflow's +-inf, stored as +-FLOAT_MAX, back to
+    infinities)."""
     columns = {k: [r.params.get(k, "") for r in runs] for k in by}  # built by column: fast
+    same = [k for k in FIELDS if k not in WHERE]
     columns.update(_run_id=[r.run_id for r in runs], _status=[r.status for r in runs],
-                   _has_best=[(names.TEST_ACC_BEST in r.metrics) for r in runs],
+                   _config=["|".join(r.params.get(k, "") for k in same) for r in runs],
+                   _seed=[r.params.get("seed", "") for r in runs], _start=[r.start_time for r in runs],
                    _params_total=[r.params.get("params_total", "") for r in runs],
                    _epochs=[r.params.get("epochs", "") for r in runs])
     cols = ["_" + m for m in METRICS]
     for m, col in zip(METRICS, cols):
         columns[col] = np.array([r.metrics.get(m, math.nan) for r in runs], dtype=float)
+        columns["_has" + col] = [m in r.metrics for r in runs]  # missing, not logged as NaN
     frame = pd.DataFrame(columns)
     values = frame[cols].astype(float)
     frame[cols] = values.where(values.abs() < FLOAT_MAX, np.sign(values) * np.inf)
     return frame
 
 
-def exclusions(frame: pd.DataFrame) -> pd.Series:
-    """Why a run does not count (empty string: it counts)."""
-    best = frame["_" + names.TEST_ACC_BEST]
+def exclusions(frame: pd.DataFrame, by: list[str], metric: str = "final") -> pd.Series:
+    """Why a run does not count (empty string: it counts): not FINISHED, no judged metric or a
+    non-finite one, or a second run of the same config, seed included (the newest one counts)."""
+    column = "_" + JUDGED[metric][0]
+    value = frame[column].to_numpy()
     reason = pd.Series("", index=frame.index)
-    reason[~np.isfinite(best.to_numpy())] = "non-finite test accuracy"
-    reason[~frame["_has_best"].astype(bool)] = "no test accuracy"
+    reason[~np.isfinite(value)] = "non-finite test accuracy"
+    missing = ~frame["_has" + column].astype(bool)
+    reason[missing] = "no test accuracy" if metric != "best_val" else "no validation split"
     finished = frame["_status"] == "FINISHED"
     reason[~finished] = "status " + frame.loc[~finished, "_status"]
+    ok = frame[(reason == "") & (frame["_seed"] != "")].sort_values("_start", kind="stable")
+    repeated = ok.duplicated(subset=[*by, "_config"], keep="last")  # one seed is one seed, not n = 2
+    reason[repeated[repeated].index] = "a duplicate of a seed already counted"
     return reason
 
 
@@ -57,15 +80,21 @@ def label(by: list[str], values) -> str:
 
 @dataclass
 class Counted:
-    """The runs of a selection, which count, and why the others do not."""
+    """The runs of a selection, which count, why the others do not, and the judged metric."""
     runs: list[RunRecord]
     by: list[str]
     frame: pd.DataFrame
     reason: pd.Series
+    metric: str  # study.METRICS
 
     @property
     def counted(self) -> pd.DataFrame:
         return self.frame[self.reason == ""]
+
+    @property
+    def judged(self) -> str:
+        """The frame's column of the judged metric."""
+        return "_" + JUDGED[self.metric][0]
 
     @property
     def excluded(self) -> dict[str, int]:
@@ -85,7 +114,8 @@ class Counted:
         excluded = self.excluded
         if not excluded:
             return ""
-        parts = ", ".join(f"{n} with {reason}" for reason, n in sorted(excluded.items()))
+        parts = ", ".join(f"{n} with {reason}" if not reason.startswith("a duplicate") else f"{n} {reason}"
+                          for reason, n in sorted(excluded.items()))
         return f"left out {sum(excluded.values())} run(s) that did not count: {parts}"
 
 
@@ -105,11 +135,11 @@ def conditions(found: Selection, by: tuple[str, ...]) -> list[str]:
     return keys
 
 
-def count(found: Selection, by: tuple[str, ...] = ()) -> Counted:
+def count(found: Selection, by: tuple[str, ...] = (), metric: str = "final") -> Counted:
     """The selection's runs grouped by condition, which count and why the others do not."""
     keys = conditions(found, by)
     frame = runs_frame(found.runs, keys)
-    return Counted(found.runs, keys, frame, exclusions(frame))
+    return Counted(found.runs, keys, frame, exclusions(frame, keys, metric), metric)
 
 
 def best_runs(runs: list[RunRecord], metric: str, by: list[str]) -> list[RunRecord]:

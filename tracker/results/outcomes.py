@@ -14,7 +14,7 @@ import torch
 
 from ..ml.datasets import DATASETS
 from ..tracking import names
-from . import plots
+from .figures import draw
 
 GALLERY = 20  # misclassified images shown
 
@@ -42,19 +42,25 @@ class Outcomes:
 
 
 def log(run, step: int, dataset: str, images: torch.Tensor, true: torch.Tensor,
-        predicted: torch.Tensor) -> Outcomes:
-    """Log the outcomes of `predicted` against `true` (the test split's order) at `step`."""
+        predicted: torch.Tensor, figures: list | None = None) -> Outcomes:
+    """Log the outcomes of `predicted` against `true` (the test split's order) at `step`; the
+    two figures are drawn here, or appended to `figures` (results/figures.py) to draw apart."""
     classes = DATASETS[dataset].classes
     true, predicted = true.cpu(), predicted.cpu()
     out = Outcomes(confusion(true, predicted, len(classes)))
     run.log_metrics(step, {f"{names.CLASS_ACC}{i}": a for i, a in enumerate(out.per_class)})
     run.log_text(json.dumps({"classes": classes, "matrix": out.matrix.tolist()}), names.CONFUSION_JSON)
-    run.log_figure(plots.confusion(out.matrix.numpy(), classes), names.CONFUSION_PNG)
+    drawn = [("confusion", run.local_path(names.CONFUSION_PNG), (out.matrix.numpy(), classes))]
     wrong = (predicted != true).nonzero().flatten()
     shown = wrong[:GALLERY]
     run.log_text(json.dumps({"classes": classes, "n": len(true), "misclassified": len(wrong),
                              "indices": shown.tolist(), "predicted": predicted[shown].tolist(),
                              "true": true[shown].tolist()}), names.MISCLASSIFIED_JSON)
-    run.log_figure(plots.gallery(images[shown], predicted[shown].tolist(), true[shown].tolist(), classes),
-            names.MISCLASSIFIED_PNG)
+    drawn.append(("gallery", run.local_path(names.MISCLASSIFIED_PNG),
+                  (images[shown].numpy(), predicted[shown].tolist(), true[shown].tolist(), classes)))
+    if figures is None:
+        for path in draw(drawn):
+            run.log_artifact(path)
+    else:
+        figures += drawn
     return out

@@ -70,6 +70,8 @@ def confusion(matrix, classes: tuple[str, ...]):
 
 def gallery(images, predicted, true, classes: tuple[str, ...], cols: int = 5):
     """Misclassified images with predicted and true labels (seed 002), uint8 N x C x H x W."""
+    import numpy as np
+
     n = len(images)
     rows = max(1, -(-n // cols))
     fig = Figure(figsize=(2 * cols, 2.3 * rows))
@@ -77,7 +79,7 @@ def gallery(images, predicted, true, classes: tuple[str, ...], cols: int = 5):
     for ax in axes.flat:
         ax.axis("off")
     for ax, img, p, t in zip(axes.flat, images, predicted, true):
-        img = img.permute(1, 2, 0).numpy()
+        img = np.asarray(img).transpose(1, 2, 0)  # uint8 C x H x W -> H x W x C
         ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray")
         ax.set_title(f"pred {classes[p]}\ntrue {classes[t]}", fontsize=8, color="crimson")
     fig.tight_layout()

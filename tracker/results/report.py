@@ -21,9 +21,9 @@ from ..config import FIELDS
 from ..errors import UserError
 from ..tracking import names
 from ..tracking.records import RunRecord
-from . import compare, render
-from .cells import cells
-from .counted import best_runs, label as condition_label
+from . import compare, findings, render
+from .cells import cells, notes
+from .counted import JUDGED, best_runs, label as condition_label
 
 # params every run logs that are not its config: the environment it ran in
 ENVIRONMENT = ("device_used", "precision_used", "channels_last", "torch_version", "torchvision_version",
@@ -89,11 +89,24 @@ def data_blocks(runs: list[RunRecord]) -> list:
              "files": ", ".join(d["profile"].get("files", [])), "runs": d["runs"]}
             for d in sorted(seen.values(), key=lambda d: (d["context"] != "train", d["name"]))]
     out.append(("table", pd.DataFrame(rows)))
-    sources = sorted({d["source"] for d in seen.values()})
-    out.append(("p", f"Read from {', '.join(f'`{s}`' for s in sources)}. "
-                     + ("Every run read the same files." if len(seen) == 2 else
-                        "The runs did not all read the same files (see the runs column).")))
+    shown = sorted({_shareable(d["source"]) for d in seen.values()})
+    where = (f"Read from {', '.join(f'`{p}`' for p in shown if p)}. " if any(shown) else
+             "Read from a folder outside the project; the files are named by dataset, name and sha256 above. ")
+    out.append(("p", where + ("Every run read the same files." if len(seen) == 2 else
+                              "The runs did not all read the same files (see the runs column).")))
     return out
+
+
+PROJECT = Path(__file__).resolve().parents[2]  # the checkout: paths inside it are shareable
+
+
+def _shareable(source: str) -> str:
+    """A dataset's folder as a write-up meant to be shared may name it: relative to the project
+    when inside it, else nothing (no machine's absolute paths)."""
+    try:
+        return str(Path(source).resolve().relative_to(PROJECT))
+    except ValueError:
+        return ""
 
 
 def _per_class(matrix: list[list[int]], classes: list[str]) -> str:
@@ -101,13 +114,14 @@ def _per_class(matrix: list[list[int]], classes: list[str]) -> str:
     return ", ".join(f"{c} {a:.1%}" for c, a in zip(classes, accs))
 
 
-def condition_blocks(groups: dict[str, list[RunRecord]], out_dir: Path, scratch: Path) -> tuple[list, list]:
+def condition_blocks(groups: dict[str, list[RunRecord]], out_dir: Path, scratch: Path,
+                     metric: str = names.TEST_ACC) -> tuple[list, list]:
     """Per condition: its model (from its best run), and that run's errors; two sections."""
     models, errors = [("h2", "Models")], [("h2", "Errors of each condition's best run")]
     errors.append(("p", "From each run's final evaluation on the test split: the confusion matrix "
                         "(rows true, columns predicted) and the first misclassified images."))
     for label, runs in groups.items():
-        (best,) = best_runs(runs, names.TEST_ACC_BEST, [])
+        (best,) = best_runs(runs, metric, [])  # by the judged metric
         files = _fetch(best.run_id, scratch / best.run_id)
         rf = best.params.get("receptive_field", "?")
         total = best.params.get("params_total", "?")
@@ -152,7 +166,7 @@ def _keep(src: Path, out_dir: Path, name: str) -> str:
 def leftout_blocks(frame: pd.DataFrame, reason: pd.Series, footnote: str) -> list:
     out = [("h2", "Runs left out")]
     if not footnote:
-        out.append(("p", f"None: all {len(frame)} runs FINISHED with a test accuracy."))
+        out.append(("p", f"None: all {len(frame)} runs FINISHED with the judged metric, one per seed."))
         return out
     out.append(("p", footnote[0].upper() + footnote[1:] + "."))
     left = frame[reason != ""]
@@ -160,23 +174,15 @@ def leftout_blocks(frame: pd.DataFrame, reason: pd.Series, footnote: str) -> lis
     return out
 
 
-TABLE_NOTE = ("test best %: each run's best test accuracy over its epochs, mean ± std across seeds; "
-              "95% CI: the t interval of that mean; p vs best: Welch's t-test against the best row "
-              "(* p < 0.05); p Holm: the same p adjusted for the {m} comparison(s) with the best row "
-              "(Holm); Δ vs best: the difference of the means in percentage points, with its 95% "
-              "Welch–Satterthwaite t interval.")
-
-
-def build(experiment: str | None, sweep: str | None, by: tuple[str, ...], out_dir: Path) -> tuple[list, str]:
-    """The report's blocks (its PNGs written into out_dir) and compare's footnote."""
-    comparison = compare.compare(experiment, sweep, by=by)
+def build(experiment: str | None, sweep: str | None, by: tuple[str, ...], out_dir: Path,
+          options: dict | None = None) -> tuple[list, str]:
+    """The report's blocks (its PNGs written into out_dir) and compare's footnote: the findings,
+    the table and the curves first; then what was compared, the data, the models, the errors."""
+    comparison = compare.compare(experiment, sweep, by=by, options=options)
     counted, rows = comparison.counted, comparison.rows
-    groups = counted.groups()
-    if not groups:
-        raise UserError(f"no run of {'sweep ' + sweep if sweep else 'experiment ' + repr(experiment)} "
-                        "FINISHED with a test accuracy; there is nothing to report")
     keys = counted.by
     labels = [condition_label(keys, [r[k] for k in keys]) for r in rows.to_dict("records")]
+    groups = counted.groups()
     groups = {lab: groups[lab] for lab in labels}  # the table's order: best first
     runs = [r for lab in labels for r in groups[lab]]
     footnote = counted.footnote()
@@ -188,30 +194,30 @@ def build(experiment: str | None, sweep: str | None, by: tuple[str, ...], out_di
     blocks = [("h1", title),
               ("p", f"Generated by `tracker report` from the {len(counted.runs)} runs of {source}; "
                     f"nothing here was typed by hand. Regenerate with `{regen}`.")]
-    blocks += setup_blocks(runs, keys)
-    blocks += data_blocks(runs)
-    with tempfile.TemporaryDirectory() as scratch:
-        models, errors = condition_blocks(groups, out_dir, Path(scratch))
-    blocks += models
+    blocks += findings.blocks(comparison)
+    blocks += [("h2", "Results"), ("table", cells(comparison)), ("list", notes(comparison))]
     figure = compare.condition_curves(counted)
     figure.savefig(out_dir / "curves.png", dpi=100)
     blocks += [("h2", "Curves"), ("p", "Test accuracy and loss per epoch, mean ± std across seeds."),
                ("img", "curves.png", "test accuracy and loss per epoch, per condition")]
-    m = max(0, len(rows) - 1)
-    blocks += [("h2", "Results"), ("table", cells(rows, keys)), ("p", TABLE_NOTE.format(m=m))]
-    blocks += errors
+    blocks += setup_blocks(runs, keys)
+    blocks += data_blocks(runs)
+    with tempfile.TemporaryDirectory() as scratch:
+        models, errors = condition_blocks(groups, out_dir, Path(scratch), JUDGED[counted.metric][0])
+    blocks += models + errors
     blocks += leftout_blocks(counted.frame, counted.reason, footnote)
     return blocks, footnote
 
 
-def report(experiment: str | None, sweep: str | None, output: str, by: tuple[str, ...] = ()) -> Written:
+def report(experiment: str | None, sweep: str | None, output: str, by: tuple[str, ...] = (),
+           options: dict | None = None) -> Written:
     """The whole `tracker report`: DIR/README.md with its PNGs, DIR/report.html (self-contained),
     and with a sweep, a copy as artifacts of its parent run (under report/)."""
     out_dir = Path(output)
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"--output {output!r} is a file; give a folder (it is made when missing)")
     out_dir.mkdir(parents=True, exist_ok=True)
-    blocks, footnote = build(experiment, sweep, by, out_dir)
+    blocks, footnote = build(experiment, sweep, by, out_dir, options)
     readme, html = out_dir / "README.md", out_dir / "report.html"
     readme.write_text(render.markdown(blocks))
     html.write_text(render.html(blocks, out_dir))

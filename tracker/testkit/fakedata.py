@@ -60,3 +60,18 @@ def write_cifar10(root: Path, per_batch: int = 100, n_test: int = 100) -> dict[s
     for name in names + ["batches.meta"]:
         md5[name] = hashlib.md5((base / name).read_bytes()).hexdigest()
     return md5
+
+
+def real_subset(source: Path, root: Path, n_train: int = 2000, n_test: int = 500) -> Path:
+    """The first images of a real MNIST (source holds MNIST/raw), as IDX files with their counts
+    rewritten: real digits, small enough for a test."""
+    raw = Path(root) / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        for kind, header, size in (("images-idx3", 16, 784), ("labels-idx1", 8, 1)):
+            data = (Path(source) / "MNIST" / "raw" / f"{split}-{kind}-ubyte").read_bytes()
+            head = bytearray(data[:header])
+            head[4:8] = struct.pack(">I", n)
+            (raw / f"{split}-{kind}-ubyte").write_bytes(bytes(head) + data[header:header + n * size])
+    return Path(root)
+
