@@ -4,11 +4,12 @@
 """
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable
 
 from ..errors import UserError
-from ..ml.device import cores
+from ..ml.device import claim_slot, cores, gpu_count
 from . import sweep
 from .sweep import run_point
 
@@ -18,49 +19,87 @@ def threads_for(workers: int) -> int:
     return max(1, cores() // workers)
 
 
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """`workers` spawned processes; worker k trains device auto or cuda on GPU k mod the GPUs
+    visible (round-robin), so N workers spread over the GPUs instead of crowding cuda:0."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    return ProcessPoolExecutor(workers, mp_context=ctx, initializer=claim_slot, initargs=(ctx.Value("i", 0),))
+
+
 def execute(p: sweep.Plan, config_file: str, workers: int = 1,
             echo: Callable[[str], None] = print, ray: dict | None = None) -> tuple[str, dict[str, int]]:
-    """Run the children that have not FINISHED yet; returns (parent id, counts by outcome).
+    """Run the children that have not FINISHED yet, the parent run showing the study as they
+    end; returns (parent id, counts by outcome).
 
     ray: {"address", "cpus", "gpus"} runs each child as a Ray task (tracker/ray_executor.py)."""
-    tasks = None
-    if ray is not None:  # refuses a local store, or a missing Ray, before any run exists
-        from .ray_executor import RayPool
+    from .parent import Parent
 
-        tasks = RayPool(ray.get("address"), ray.get("cpus", 1), ray.get("gpus", 0))
+    if p.study is not None and p.study.looks:  # looks are for --until-decided; this is one look
+        p = dataclasses.replace(p, study=dataclasses.replace(p.study, looks=()))
+    tasks = _ray_pool(p, ray)  # refuses a local store, or a missing Ray, before any run exists
     state = sweep.open_parent(p, config_file)
-    todo = [pt for pt in p.points if pt.cfg.name not in state.done]
-    counts = {"skipped": len(p.points) - len(todo), "finished": 0, "failed": 0}
-    resumed = sum(pt.cfg.name in state.killed for pt in todo)
-    echo(f"sweep {p.name}: {len(p.points)} runs, {counts['skipped']} already FINISHED, "
-         f"{len(todo)} to run, {resumed} of them resumed (parent run {state.parent_id})")
-    jobs = [(pt.cfg, config_file, sweep.child_tags(p, pt, state.parent_id)) for pt in todo]
-    resume_ids = [state.killed.get(pt.cfg.name) for pt in todo]
+    parent = Parent(state.parent_id, sweep.planned(p), echo)
+    counts = {"skipped": 0, "finished": 0, "failed": 0}
     try:
-        if tasks is not None:
-            futures = {tasks.submit(*args, rid): args[0].name for args, rid in zip(jobs, resume_ids)}
-            for i, fut in enumerate(tasks.as_completed(futures), 1):
-                echo(f"[run {i} of {len(jobs)} done] {futures[fut]}")
-                counts[_outcome(lambda: tasks.result(fut), echo)] += 1
-        elif workers <= 1:
-            for i, (args, rid) in enumerate(zip(jobs, resume_ids), 1):
-                echo(f"[run {i} of {len(jobs)}] {args[0].name}" + (f" (resuming {rid})" if rid else ""))
-                counts[_outcome(lambda: run_point(*args, None, rid), echo)] += 1
-        else:
-            import multiprocessing as mp
-
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-                futures = {pool.submit(run_point, *args, threads_for(workers), rid): args[0].name
-                           for args, rid in zip(jobs, resume_ids)}
-                for i, fut in enumerate(as_completed(futures), 1):
-                    echo(f"[run {i} of {len(jobs)} done] {futures[fut]}")
-                    counts[_outcome(fut.result, echo)] += 1
+        counts = run_points(p, state, p.points, config_file, workers, echo, tasks, parent)
     finally:
         if tasks is not None:
             tasks.close()
-        sweep.close_parent(state.parent_id, ok=counts["failed"] == 0 and
-                           counts["finished"] + counts["skipped"] == len(p.points))
+        parent.end(ok=counts["failed"] == 0 and counts["finished"] + counts["skipped"] == len(p.points))
     return state.parent_id, counts
+
+
+def _ray_pool(p: sweep.Plan, ray: dict | None):
+    if ray is None:
+        return None
+    from .ray_executor import RayPool
+
+    return RayPool(ray.get("address"), ray.get("cpus", 1), ray.get("gpus", 0), {pt.cfg.device for pt in p.points})
+
+
+def run_points(p: sweep.Plan, state: sweep.State, points: list, config_file: str, workers: int,
+               echo: Callable[[str], None], tasks=None, parent=None) -> dict[str, int]:
+    """Run those of `points` that have not FINISHED (one after another, in worker processes, or
+    as Ray tasks); after each ends, the parent run is updated. Returns counts by outcome."""
+    todo = [pt for pt in points if pt.cfg.name not in state.done]
+    counts = {"skipped": len(points) - len(todo), "finished": 0, "failed": 0}
+    resumed = sum(pt.cfg.name in state.killed for pt in todo)
+    echo(f"sweep {p.name}: {len(points)} runs, {counts['skipped']} already FINISHED, "
+         f"{len(todo)} to run, {resumed} of them resumed (parent run {state.parent_id})")
+    jobs = [(pt.cfg, config_file, sweep.child_tags(p, pt, state.parent_id)) for pt in todo]
+    resume_ids = [state.killed.get(pt.cfg.name) for pt in todo]
+    ended = set(state.done)
+
+    def after(name: str, outcome: str) -> None:
+        counts[outcome] += 1
+        ended.add(name)
+        if outcome == "finished":
+            state.done.add(name)
+        if parent is not None:
+            parent.update(ended)
+
+    if tasks is not None:
+        futures = {tasks.submit(*args, rid): args[0].name for args, rid in zip(jobs, resume_ids)}
+        for i, fut in enumerate(tasks.as_completed(futures), 1):
+            echo(f"[run {i} of {len(jobs)} done] {futures[fut]}")
+            after(futures[fut], _outcome(lambda: tasks.result(fut), echo))
+    elif workers <= 1:
+        for i, (args, rid) in enumerate(zip(jobs, resume_ids), 1):
+            echo(f"[run {i} of {len(jobs)}] {args[0].name}" + (f" (resuming {rid})" if rid else ""))
+            after(args[0].name, _outcome(lambda: run_point(*args, None, rid), echo))
+    else:
+        if (gpus := gpu_count()) > 1:
+            echo(f"{workers} workers over {gpus} GPUs, round-robin: worker k trains on "
+                 f"cuda:(k mod {gpus}) (device auto or cuda; cuda:N stays on N)")
+        with worker_pool(workers) as pool:
+            futures = {pool.submit(run_point, *args, threads_for(workers), rid): args[0].name
+                       for args, rid in zip(jobs, resume_ids)}
+            for i, fut in enumerate(as_completed(futures), 1):
+                echo(f"[run {i} of {len(jobs)} done] {futures[fut]}")
+                after(futures[fut], _outcome(fut.result, echo))
+    return counts
 
 
 def sweep_and_compare(config_file: str, extra: dict, echo: Callable[[str], None] = print):

@@ -15,7 +15,7 @@ from ..ml import checkpoint
 from ..ml.data import EVAL_BATCH, Batches
 from ..ml.ema import EMA
 from ..ml.train import evaluate, make_optimizer, make_scheduler, train_epoch
-from ..results import outcomes, plots
+from ..results import epochs, outcomes
 from ..signals import SignalGuard
 from ..tracking import names
 from .prepare import Prepared
@@ -57,7 +57,11 @@ def build(p: Prepared) -> Loop:
 def epoch_summary(history: dict, epoch: int) -> dict:
     """What an epoch logs, derived from the history alone (so it can be replayed)."""
     i = epoch - 1
-    val = {"val_acc_best": max(history["val_acc"][:epoch])} if "val_acc" in history else {}
+    val = {}
+    if names.VAL_ACC in history:  # the test accuracy a validation split selects: no peeking at test
+        so_far = {k: history[k][:epoch] for k in (names.VAL_ACC, names.TEST_ACC)}
+        val = {names.VAL_ACC_BEST: max(so_far[names.VAL_ACC]),
+               names.TEST_ACC_AT_BEST_VAL: epochs.at_best_val(so_far)}
     return {**{k: history[k][i] for k in METRICS + VAL_METRICS if k in history}, **val,
             "test_acc_best": max(history["test_acc"][:epoch]),
             "train_acc_best": max(history["train_acc"][:epoch]),
@@ -71,7 +75,7 @@ def restore(loop: Loop, state: dict, run) -> tuple[dict, int]:
     loop.optimizer.load_state_dict(state["optimizer"])
     if loop.scheduler is not None:
         loop.scheduler.load_state_dict(state["scheduler"])
-    checkpoint.restore_rng(state["rng"], loop.train.generator)
+    checkpoint.restore_rng(state["rng"], loop.train.generator, loop.train.device)
     if loop.ema is not None:
         loop.ema.load_state_dict(state["ema"])
     history, start = state["history"], state["epoch"] + 1
@@ -90,6 +94,8 @@ def train_one(p: Prepared, loop: Loop, epoch: int) -> dict:
     metrics = train_epoch(loop.step, loop.train, loop.optimizer, loop.scheduler, loop.per_batch,
                           p.precision, cfg.stop_on_nan, desc=f"{cfg.name} epoch {epoch}/{cfg.epochs}",
                           label_smoothing=cfg.label_smoothing, ema=loop.ema)
+    # images/s of the training pass alone (the loss and accuracy above already synced the device)
+    metrics[names.IMAGES_PER_S] = len(loop.train.labels) / (time.perf_counter() - t0)
     judged = loop.step if loop.ema is None else loop.ema.model
     final = epoch == cfg.epochs
     tta = cfg.tta and final  # 5x an evaluation's cost: paid once, for the figure reported
@@ -100,13 +106,25 @@ def train_one(p: Prepared, loop: Loop, epoch: int) -> dict:
     return metrics
 
 
+def peak_memory(device) -> dict[str, float]:
+    """The process's peak resident memory (MiB), and on a GPU the peak the run allocated there."""
+    import resource
+    import sys
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    out = {names.PEAK_RSS: rss / (2 ** 20 if sys.platform == "darwin" else 2 ** 10)}
+    if device.type == "cuda":
+        out[names.PEAK_GPU] = torch.cuda.max_memory_allocated(device) / 2 ** 20
+    return out
+
+
 def save(p: Prepared, loop: Loop, run, history: dict, epoch: int, improved: bool) -> None:
     """The epoch's checkpoint, then its metrics: an epoch's metrics on the server mean its
     checkpoint is there too, so a resume on another node never re-trains a logged epoch."""
     state = {"epoch": epoch, "model": loop.model.state_dict(), "optimizer": loop.optimizer.state_dict(),
              "scheduler": loop.scheduler.state_dict() if loop.scheduler else {},
              "history": history, "config": dataclasses.asdict(p.cfg),
-             "rng": checkpoint.rng_state(loop.train.generator),
+             "rng": checkpoint.rng_state(loop.train.generator, loop.train.device),
              **({} if loop.ema is None else {"ema": loop.ema.state_dict()})}
     folder = checkpoint.folder(run.run_id)
     run.log_artifact(checkpoint.save_atomic(state, folder / checkpoint.LAST), checkpoint.ARTIFACTS)
@@ -115,8 +133,9 @@ def save(p: Prepared, loop: Loop, run, history: dict, epoch: int, improved: bool
         run.log_artifact(checkpoint.save_atomic(state, folder / checkpoint.BEST), checkpoint.ARTIFACTS)
 
 
-def fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> None:
-    """Train the run's remaining epochs; a signal waits while an epoch is saved and logged."""
+def fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> list:
+    """Train the run's remaining epochs; a signal waits while an epoch is saved and logged.
+    Returns the run's figures, to be drawn apart (results/figures.py) while its model is logged."""
     cfg = p.cfg
     loop = build(p)
     history = {k: [] for k in METRICS + (VAL_METRICS if loop.val is not None else ())}
@@ -133,8 +152,11 @@ def fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> None:
         print(f"epoch {epoch}/{cfg.epochs}: train_loss {metrics['train_loss']:.4f} "
               f"train_acc {metrics['train_acc']:.2%} test_loss {metrics['test_loss']:.4f} "
               f"test_acc {metrics['test_acc']:.2%} ({metrics['epoch_time_s']:.1f}s)", flush=True)
-    run.log_figure(plots.curves(history, cfg.name), names.CURVES_PNG)
+    figures = [("curves", run.local_path(names.CURVES_PNG), (history, cfg.name))]
     if loop.ema is not None:  # the logged model is the one that was evaluated
         loop.model.load_state_dict(loop.ema.state_dict())
+    run.log_metrics(cfg.epochs, peak_memory(p.device))
     if "predictions" in metrics:  # the final evaluation's outcomes, from its kept predictions
-        outcomes.log(run, cfg.epochs, cfg.dataset, p.test.images, p.test.labels, metrics["predictions"])
+        outcomes.log(run, cfg.epochs, cfg.dataset, p.test.images, p.test.labels, metrics["predictions"],
+                     figures)
+    return figures

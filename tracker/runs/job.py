@@ -11,15 +11,15 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from ..config import RunConfig
-from ..ml.data import Batches
+from ..ml import served
+from ..results.figures import Drawing
 from ..signals import Interrupted, SignalGuard
 from ..tracking import names
 from .fit import fit
-from .prepare import Prepared, inputs, prepare, summary_text
+from .prepare import Prepared, digests, inputs, prepare, summary_text
 
 
 @dataclass
@@ -36,12 +36,13 @@ def train(cfg: RunConfig, config_file: str | None = None, tags: dict | None = No
 
     p = prepare(cfg, threads)  # bad input fails here, before the run exists
     run = live.start_run(cfg.experiment, cfg.name, {
-        names.GIT_COMMIT: p.params["git_commit"], names.KIND: names.TRAIN, **(tags or {})},
-        offline=offline)
+        **source(config_file, "tracker train"), names.GIT_COMMIT: p.params["git_commit"],
+        names.KIND: names.TRAIN, **(tags or {})}, offline=offline, system_metrics=cfg.system_metrics)
 
     def setup():
-        run.log_params(p.params)
-        run.log_inputs(inputs(p))
+        read = inputs(p)
+        run.log_params({**p.params, **digests(read)})
+        run.log_inputs(read)
         run.log_text(summary_text(cfg, p.model), names.SUMMARY)
         run.log_text(json.dumps(dataclasses.asdict(cfg), indent=2), names.RESOLVED_CONFIG)
         if config_file:
@@ -49,6 +50,11 @@ def train(cfg: RunConfig, config_file: str | None = None, tags: dict | None = No
 
     train_into(p, run, setup, None)
     return Outcome(run.run_id, run.buffered)
+
+
+def source(config_file: str | None, command: str) -> dict[str, str]:
+    """MLflow's source tags, which fill the UI's Source column: the experiment file, else the command."""
+    return {names.SOURCE_NAME: config_file or command, names.SOURCE_TYPE: "LOCAL"}
 
 
 @contextmanager
@@ -71,23 +77,27 @@ def lifetime(run):
 def train_into(p: Prepared, run, setup, state: dict | None) -> str:
     """Train an open run (new, or resumed from `state`) and log its model; returns its id."""
     started = time.perf_counter()
-    with lifetime(run) as guard:
-        setup()
-        fit(p, run, guard, state)
-        wall = time.perf_counter() - started
-        run.wait()  # so the sender's time is complete (the model is logged after this anyway)
-        run.set_tags({names.TRACKING_S: f"{run.seconds:.3f}", names.WALL_S: f"{wall:.3f}",
-                      names.SENDING_S: f"{run.send_seconds:.3f}"})
-        model = p.model.cpu().to(memory_format=torch.contiguous_format).eval()
-        if not run.log_model(model, example(p)):
-            print(f"tracking server still unreachable: {run.buffered} calls of run "
-                  f"{run.run_id} wait in {run.outbox.path}; replay them with `tracker sync`",
-                  file=sys.stderr, flush=True)
-        run.wait()
+    drawing = None
+    try:
+        with lifetime(run) as guard:
+            setup()
+            figures = fit(p, run, guard, state)
+            drawing = Drawing(figures)  # in a process of its own, while the model is exported
+            wall = time.perf_counter() - started
+            run.wait()  # so the sender's time is complete (the model is logged after this anyway)
+            run.set_tags({names.TRACKING_S: f"{run.seconds:.3f}", names.WALL_S: f"{wall:.3f}",
+                          names.SENDING_S: f"{run.send_seconds:.3f}"})
+            model = p.model.cpu().to(memory_format=torch.contiguous_format).eval()
+            # the model evaluated (EMA weights, TTA), taking the test images as their dataset stores them
+            if not run.log_model(served.package(model, p.cfg.dataset, p.cfg.tta, p.test.images)):
+                print(f"tracking server still unreachable: {run.buffered} calls of run "
+                      f"{run.run_id} wait in {run.outbox.path}; replay them with `tracker sync`",
+                      file=sys.stderr, flush=True)
+            for path in drawing.paths():
+                run.log_artifact(path)
+            run.wait()
+    finally:
+        if drawing is not None:
+            drawing.cancel()  # a no-op once drawn; stops the drawing process when the run failed
     return run.run_id
 
-
-def example(p: Prepared) -> np.ndarray:
-    """Two test images, as the model takes them."""
-    batch = next(iter(Batches(p.test, p.cfg.dataset, 2, torch.device("cpu"))))[0]
-    return batch.contiguous().numpy().astype(np.float32)

@@ -19,7 +19,7 @@ from ..config import RunConfig
 from ..errors import ConfigError
 from ..ml import fingerprint, fits
 from ..ml.data import Split, load_split, split_val
-from ..ml.device import channels_last, effective_precision, pick_device, set_threads
+from ..ml.device import channels_last, effective_precision, pick_device, set_threads, use
 from ..ml.models import IN_SHAPE, build_model, count_params, receptive_field
 
 
@@ -67,18 +67,22 @@ def prepare(cfg: RunConfig, threads: int | None = None) -> Prepared:
     many torch threads (a sweep worker's share of the cores)."""
     set_threads(threads)
     device = pick_device(cfg.device)
+    use(device, cfg.deterministic)
     seed_everything(cfg.seed)
     model, counts = describe(cfg)
     train = load_split(cfg.dataset, cfg.data_dir, True, cfg.download, cfg.train_limit)
     test = load_split(cfg.dataset, cfg.data_dir, False, cfg.download, cfg.test_limit)
     train, val = split_val(train, cfg.val_split, cfg.seed) if cfg.val_split else (train, None)
+    # the splits the device holds (uint8: a byte an element); albumentations keeps train on the host
+    held = [test, val] + ([] if cfg.augment == "albumentations" and device.type != "cpu" else [train])
     fits.check(model, IN_SHAPE[cfg.dataset], cfg.batch_size, len(train),
-               train.images.numel() + test.images.numel(), device)
+               sum(s.images.numel() for s in held if s is not None), device,
+               fits.state_copies(cfg.optimizer, cfg.momentum, cfg.ema))
     precision = effective_precision(device, cfg.precision)
     if precision != cfg.precision:
-        print(f"warning: {device.type} has no native bf16; training in fp32", file=sys.stderr)
+        print(f"warning: {device} has no native bf16; training in fp32", file=sys.stderr)
     layout = channels_last(device, cfg.norm, IN_SHAPE[cfg.dataset], precision)
-    params = {**cfg.as_params(), **counts, "device_used": device.type, "git_commit": git_commit(),
+    params = {**cfg.as_params(), **counts, "device_used": str(device), "git_commit": git_commit(),
               "precision_used": precision, "channels_last": str(layout),
               "torch_version": torch.__version__,
               **{f"{p}_version": version(p) for p in ("torchvision", "mlflow")}}
@@ -100,6 +104,12 @@ def summary(cfg: RunConfig) -> tuple[str, dict]:
     """`tracker summary`: torchinfo's table and the counts, with no data."""
     model, counts = describe(cfg)
     return summary_text(cfg, model), counts
+
+
+def digests(inputs: list[dict]) -> dict[str, str]:
+    """The splits' digests as params (train_digest, test_digest): which data a run read, in
+    the runs table, so that compare can tell conditions that read different data apart."""
+    return {f"{d['context']}_digest": d["digest"] for d in inputs}
 
 
 def inputs(p: Prepared) -> list[dict]:

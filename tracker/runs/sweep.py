@@ -6,6 +6,7 @@ every executor. Running the plan: executors.py (local) and ray_executor.py.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -15,6 +16,8 @@ from typing import Any
 
 from ..config import RUN_KEYS, RunConfig, make_config, parse_overrides, read_toml, split_grid
 from ..errors import ConfigError, TrackingError
+from .. import study as studies
+from ..study import Study
 from ..tracking import names
 
 
@@ -30,15 +33,20 @@ class Plan:
     grid: dict[str, list]
     points: list[Point]
     base: dict[str, Any]
+    study: Study | None = None  # the file's [study] table, when it has one
 
     @property
     def grid_keys(self) -> list[str]:
         return list(self.grid)
 
 
-def plan(path: str, sets: tuple[str, ...] = (), extra: dict | None = None) -> Plan:
-    """Every grid point as a validated config, before anything runs."""
-    base, grid = split_grid(read_toml(path))
+def plan(path: str, sets: tuple[str, ...] = (), extra: dict | None = None,
+         seeds: int | None = None) -> Plan:
+    """Every grid point as a validated config, before anything runs. seeds: that many seeds per
+    condition (an adaptive plan's largest look): the grid's seeds first, then the next ones."""
+    raw = read_toml(path)
+    declared = studies.parse(raw["study"]) if "study" in raw else None
+    base, grid = split_grid(raw)
     overrides = parse_overrides(sets)
     clash = [k for k in overrides if k in grid]
     if clash:
@@ -47,6 +55,8 @@ def plan(path: str, sets: tuple[str, ...] = (), extra: dict | None = None) -> Pl
                           f"({', '.join(map(str, grid[k]))}), so a sweep runs every value; edit the "
                           f"grid, or train one point with `tracker train {path} --set {k}=...`")
     base = {**base, **(extra or {}), **overrides}
+    if seeds is not None:
+        grid = {**grid, "seed": _seeds(grid.get("seed") or [base.get("seed", 1)], seeds)}
     for key in grid:
         base.pop(key, None)  # a grid key in the base is overridden by the grid
     points = []
@@ -61,7 +71,15 @@ def plan(path: str, sets: tuple[str, ...] = (), extra: dict | None = None) -> Pl
     # where the data lives does not change what a run computes
     ident = {k: v for k, v in base.items() if k not in ("data_dir", "download")}
     digest = hashlib.sha1(json.dumps([ident, grid], sort_keys=True, default=str).encode()).hexdigest()[:8]
-    return Plan(f"{Path(path).stem}-{digest}", grid, points, base)
+    return Plan(f"{Path(path).stem}-{digest}", grid, points, base, declared)
+
+
+def _seeds(given: list, n: int) -> list[int]:
+    """n seeds: the given ones first, then the next integers after the largest."""
+    out = [int(s) for s in given][:n]
+    while len(out) < n:
+        out.append(max(out) + 1)
+    return out
 
 
 def run_point(cfg: RunConfig, config_file: str, tags: dict, threads: int | None = None,
@@ -77,7 +95,11 @@ def run_point(cfg: RunConfig, config_file: str, tags: dict, threads: int | None 
 
 def child_tags(p: Plan, point: Point, parent_id: str) -> dict[str, str]:
     return {names.PARENT: parent_id, names.SWEEP: p.name, names.GRID_KEYS: ",".join(p.grid_keys),
-            **{names.GRID + k: str(v) for k, v in point.values.items()}}
+            **{names.GRID + k: str(v) for k, v in point.values.items()}, **_study_tag(p)}
+
+
+def _study_tag(p: Plan) -> dict[str, str]:
+    return {names.STUDY: p.study.as_json()} if p.study is not None else {}
 
 
 @dataclass
@@ -99,10 +121,11 @@ def open_parent(p: Plan, config_file: str) -> State:
     parents = [r for r in found if r.tags.get(names.KIND) == names.SWEEP_KIND]
     if parents:
         parent_id = parents[0].run_id
-        store.set_status(parent_id, "RUNNING")
+        store.set_status(parent_id, "RUNNING", _study_tag(p))  # the file's [study], as it is now
     else:
         tags = {names.KIND: names.SWEEP_KIND, names.SWEEP: p.name, names.GRID_KEYS: ",".join(p.grid),
-                **{names.GRID + k: json.dumps(v) for k, v in p.grid.items()}}
+                names.SOURCE_NAME: config_file, names.SOURCE_TYPE: "LOCAL",
+                **{names.GRID + k: json.dumps(v) for k, v in p.grid.items()}, **_study_tag(p)}
         parent_id = store.create_run(experiment, p.name, tags,
                                      {f"grid.{k}": json.dumps(v) for k, v in p.grid.items()},
                                      config_file, "config")
@@ -125,7 +148,22 @@ def find_child(sweep: str, experiment: str, run_name: str):
     return next((r for r in found if r.status in ("RUNNING", "KILLED")), None)
 
 
-def close_parent(parent_id: str, ok: bool) -> None:
+def with_study(p: Plan, study: Study, parent_id: str) -> Plan:
+    """The plan with its study changed (an adaptive sweep's baseline, fixed at its first look),
+    and the parent run's record of it."""
     from ..tracking import store
 
-    store.set_status(parent_id, "FINISHED" if ok else "FAILED")
+    p = dataclasses.replace(p, study=study)
+    store.set_status(parent_id, "RUNNING", _study_tag(p))
+    return p
+
+
+def planned(p: Plan) -> dict[str, set[str]]:
+    """Each condition's label (its grid values but the seed) and the run names planned for it."""
+    from ..results.counted import default_by, label
+
+    keys = default_by((), list(p.grid))  # as compare groups the children
+    out: dict[str, set[str]] = {}
+    for pt in p.points:
+        out.setdefault(label(keys, [pt.cfg.as_params()[k] for k in keys]), set()).add(pt.cfg.name)
+    return out

@@ -14,17 +14,18 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import RunTag
 from mlflow.tracking import MlflowClient
 
 from ..settings import outage_wait, store_root
-from . import logged_model, names
+from . import logged_model, names, system
 from .client import client, edge, ensure_experiment, get, translated, unreachable
 from .outbox import Outbox
+from .replay import apply_op
 from ..errors import TrackingError
-from .uri import is_local, local_uri, redact, server_up
+from .uri import is_local, local_uri, server_up
 
 MAX_BATCH_PARAMS = 100
 _STOP = object()  # tells the sender thread its run has ended
@@ -44,6 +45,7 @@ class Run:
         self.remote = not is_local(c.tracking_uri)
         self.offline = False  # started --offline with the server down: nothing to wait for at the end
         self.waited_s = 0.0  # time spent waiting for a server that was down (not the run's duration)
+        self.monitor = None  # MLflow's system-metrics sampler (tracking/system.py), when on
         self._queue: queue.Queue = queue.Queue()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._sender, daemon=True, name=f"tracker-{run_id[:8]}")
@@ -152,6 +154,11 @@ class Run:
     def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
         self._send({"op": "artifact", "path": str(path), "dir": artifact_path})
 
+    def local_path(self, name: str) -> str:
+        """Where a file of this run is kept under the store until it is logged (and after, for
+        a replay); log it with log_artifact."""
+        return str(self._local(name))
+
     def _local(self, name: str) -> Path:
         """A file kept under the store until it is logged (and after, for a replay)."""
         local = store_root() / "files" / self.run_id / name
@@ -163,13 +170,8 @@ class Run:
         local.write_text(text)
         self.log_artifact(local, str(Path(name).parent) if "/" in name else None)
 
-    def log_figure(self, figure, name: str) -> None:
-        local = self._local(name)
-        figure.savefig(local, dpi=100)
-        self.log_artifact(local, str(Path(name).parent) if "/" in name else None)
-
-    def log_model(self, model, example, wait: float | None = None) -> bool:
-        """Log the model with MLflow's own flavor (loadable without tracker). After an outage,
+    def log_model(self, served, wait: float | None = None) -> bool:
+        """Log the served model (ml.served.Package; loadable without tracker). After an outage,
         waits up to TRACKER_OUTAGE_WAIT s for the server; if it stays down, the model waits in
         the outbox for `tracker sync` (which rebuilds it from the checkpoint): False."""
         self.wait()
@@ -178,11 +180,13 @@ class Run:
         if self.remote and not self.flush(wait):
             self.outbox.append({"op": "model"})
             return False
-        self._timed(logged_model.log, self.client, self.outbox.target(), model, example)
+        self._timed(logged_model.log, self.client, self.outbox.target(), served)
         return True
 
     def end(self, status: str, error: str | None = None) -> None:
         """The run's end: FINISHED, FAILED or KILLED. Its sender thread stops here."""
+        if self.monitor is not None:  # its last samples, before the run stops being RUNNING
+            self.monitor.finish()
         self.wait(raise_error=status != "FINISHED")  # a failed run ends whatever came before
         if error:
             self.set_tags({names.ERROR: error[:5000]})
@@ -195,40 +199,14 @@ class Run:
             raise translated(error_) from None
 
     @property
+    def in_flight(self) -> int:
+        """Calls queued for the sender thread and not delivered yet."""
+        return self._queue.unfinished_tasks
+
+    @property
     def buffered(self) -> int:
         """Calls waiting in the outbox for the server (or `tracker sync`)."""
         return self.outbox.pending()
-
-
-Rebuild = Callable[[str], tuple]  # local run id -> (model, example), from its checkpoint
-
-
-def apply_op(c: MlflowClient, box: Outbox, op: dict, rebuild: Rebuild | None = None) -> None:
-    """One buffered call against the server."""
-    kind, run_id = op["op"], box.target()
-    if kind == "create":  # a run started --offline gets its server id now
-        exp_id = ensure_experiment(c, op["experiment"])
-        box.set_target(c.create_run(exp_id, start_time=op["start_time"], run_name=op["run_name"],
-                                    tags=op["tags"]).info.run_id)
-    elif kind == "batch":
-        c.log_batch(run_id, metrics=[Metric(k, v, ts, step) for k, v, ts, step in op.get("metrics", [])],
-                    params=[Param(k, v) for k, v in op.get("params", [])],
-                    tags=[RunTag(k, v) for k, v in op.get("tags", [])])
-    elif kind == "artifact":
-        if Path(op["path"]).exists():
-            c.log_artifact(run_id, op["path"], op["dir"])
-    elif kind == "inputs":
-        from .inputs import entity
-
-        c.log_inputs(run_id, datasets=[entity(d) for d in op["datasets"]])
-    elif kind == "terminate":
-        c.set_terminated(run_id, op["status"], op["end_time"])
-    elif kind == "model":
-        if rebuild is None:
-            raise TrackingError(f"run {box.key}: its model can only be logged by `tracker sync`")
-        logged_model.log(c, run_id, *rebuild(box.key))
-    else:
-        raise ValueError(f"unknown buffered op {kind!r}")
 
 
 def _liveness() -> dict[str, str]:
@@ -237,9 +215,10 @@ def _liveness() -> dict[str, str]:
 
 
 @edge
-def start_run(experiment: str, run_name: str, tags: dict[str, str], offline: bool = False) -> Run:
+def start_run(experiment: str, run_name: str, tags: dict[str, str], offline: bool = False,
+              system_metrics: bool = False) -> Run:
     """A new run; with offline=True and the server unreachable, a local run whose every call,
-    its creation first, waits in the outbox."""
+    its creation first, waits in the outbox. system_metrics: sample CPU, memory (and GPU)."""
     try:
         c = client()
     except TrackingError:
@@ -254,41 +233,20 @@ def start_run(experiment: str, run_name: str, tags: dict[str, str], offline: boo
         return run
     exp_id = ensure_experiment(c, experiment)
     run = c.create_run(exp_id, run_name=run_name, tags={**tags, **_liveness()})
-    return Run(c, run.info.run_id, exp_id)
+    live = Run(c, run.info.run_id, exp_id)
+    if system_metrics:
+        live.monitor = system.start(c.tracking_uri, live.run_id)
+    return live
 
 
 @edge
-def attach_run(run_id: str) -> Run:
+def attach_run(run_id: str, system_metrics: bool = False) -> Run:
     """Reopen an existing run (resume): RUNNING again, with this process as its owner."""
     c = client()
     info = get(c, run_id).info
     c.update_run(run_id, status="RUNNING")
     c.log_batch(run_id, tags=[RunTag(k, v) for k, v in _liveness().items()])
-    return Run(c, run_id, info.experiment_id)
-
-
-@edge
-def sync(rebuild: Rebuild) -> dict[str, int]:
-    """Replay every run's outbox; returns run id -> calls replayed (or -1: server still down).
-    `rebuild` makes a run's model from its checkpoint, for a model that waited for the server."""
-    from . import outbox
-
-    waiting = outbox.waiting()
-    if not waiting:
-        return {}
-    try:
-        c = client()
-    except TrackingError:
-        raise TrackingError(f"tracking server {redact(local_uri())} is still unreachable; the "
-                            f"calls of {len(waiting)} run(s) stay in {outbox.folder()}: start the "
-                            "server, then run `tracker sync` again") from None
-    done = {}
-    for run_id in waiting:
-        box = Outbox(run_id)
-        try:
-            done[run_id] = box.replay(lambda op: apply_op(c, box, op, rebuild))
-        except Exception as e:
-            if not unreachable(e):
-                raise
-            done[run_id] = -1
-    return done
+    live = Run(c, run_id, info.experiment_id)
+    if system_metrics:
+        live.monitor = system.start(c.tracking_uri, run_id, resume=True)
+    return live

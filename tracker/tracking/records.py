@@ -46,6 +46,7 @@ class Selection:
     runs: list[RunRecord]
     experiment: str
     grid_keys: list[str]  # of the sweep, or of the sweeps every kept run came from
+    study: str | None = None  # the declared analysis (JSON) of that sweep, if it declared one
 
 
 def keep(runs, experiment: str, sweep: str | None, sweep_tags: dict | None = None) -> Selection:
@@ -57,7 +58,11 @@ def keep(runs, experiment: str, sweep: str | None, sweep_tags: dict | None = Non
     if not keys:
         grids = {r.tags.get(names.GRID_KEYS, "") for r in out}
         keys = [k for k in grids.pop().split(",") if k] if len(grids) == 1 else []
-    return Selection(out, experiment, keys)
+    study = (sweep_tags or {}).get(names.STUDY)
+    if sweep_tags is None:
+        studies = {r.tags.get(names.STUDY) for r in out}
+        study = studies.pop() if len(studies) == 1 else None
+    return Selection(out, experiment, keys, study)
 
 
 def grid_keys(tags: dict) -> list[str]:
