@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tracker.config import make_config  # noqa: E402
-from tracker.ml.data import EVAL_BATCH, Batches, load_split  # noqa: E402
-from tracker.ml.models import IN_SHAPE, build_model  # noqa: E402
-from tracker.train import (bf16_supported, channels_last, evaluate, make_optimizer,  # noqa: E402
-                           make_scheduler, set_threads, train_epoch)
+from tracker.config import make_config
+from tracker.ml.data import EVAL_BATCH, Batches, load_split
+from tracker.ml.device import bf16_supported, channels_last, set_threads
+from tracker.ml.models import IN_SHAPE, build_model
+from tracker.ml.train import evaluate, make_optimizer, make_scheduler, train_epoch
 
 
 def main() -> None:

@@ -21,10 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from tracker.testkit.fakedata import write_mnist  # noqa: E402
-from tracker.testkit.servers import MlflowServer  # noqa: E402
+from tracker.testkit.fakedata import write_mnist
+from tracker.testkit.servers import MlflowServer
 
 KEYS = ("train_loss", "train_acc", "test_loss", "test_acc", "lr", "test_acc_best", "train_acc_best")
 

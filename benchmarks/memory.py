@@ -17,21 +17,24 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tracker.testkit.fakedata import write_cifar10
+
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = """
 import json, os, resource, sys
-sys.path.insert(0, {tests!r})
 import torchvision
-from tracker import job
+from tracker.settings import apply_mlflow_env
+apply_mlflow_env()  # as the CLI sets it before mlflow is imported
 from tracker.config import make_config
+from tracker.runs import job
 cfg = make_config(json.loads(sys.argv[1]))
 if cfg.dataset == "cifar10":  # random pixels: tell torchvision's integrity check their md5
     md5 = json.loads(sys.argv[2])
     c = torchvision.datasets.CIFAR10
-    c.train_list = [[f"data_batch_{{i}}", md5[f"data_batch_{{i}}"]] for i in range(1, 6)]
+    c.train_list = [[f"data_batch_{i}", md5[f"data_batch_{i}"]] for i in range(1, 6)]
     c.test_list = [["test_batch", md5["test_batch"]]]
     c.meta["md5"] = md5["batches.meta"]
-job.run(cfg)
+job.train(cfg)
 print("PEAK_RSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
@@ -45,7 +48,9 @@ import torch
 out.append(("torch", rss()))
 import torchvision
 out.append(("torchvision", rss()))
-from tracker import job
+from tracker.settings import apply_mlflow_env
+apply_mlflow_env()
+from tracker.runs import job
 from tracker.tracking import live
 out.append(("mlflow+tracker", rss()))
 print(" ".join(f"{name}={value}" for name, value in out))
@@ -55,8 +60,9 @@ import resource, sys, time
 import torch
 from tracker.config import make_config
 from tracker.ml.data import Batches, load_split
+from tracker.ml.device import channels_last, set_threads
 from tracker.ml.models import build_model
-from tracker.train import channels_last, evaluate, set_threads
+from tracker.ml.train import evaluate
 set_threads()
 batch, data_dir, arch = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 cfg = make_config({"arch": arch})
@@ -85,8 +91,8 @@ def child(code: str, *args: str) -> str:
 def run(cfg: dict, md5: dict, store: Path) -> int:
     env = {**os.environ, "TRACKER_STORE": str(store), "TRACKER_PROGRESS": "0"}
     env.pop("MLFLOW_TRACKING_URI", None)
-    out = subprocess.run([sys.executable, "-c", CHILD.format(tests=str(ROOT / "tests")),
-                          json.dumps(cfg), json.dumps(md5)], env=env, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(cfg), json.dumps(md5)], env=env,
+                         capture_output=True, text=True)
     if out.returncode:
         raise SystemExit(out.stderr[-3000:])
     return int(out.stdout.split("PEAK_RSS_KB")[-1].split()[0]) * 1024
@@ -97,9 +103,6 @@ def main() -> None:
     ap.add_argument("--mnist-dir", default=str(ROOT.parent / "shared" / "datasets"))
     ap.add_argument("--arch", default="mnist-small", help="the model trained for one epoch")
     args = ap.parse_args()
-    sys.path.insert(0, str(ROOT / "tests"))
-    from tracker.testkit.fakedata import write_cifar10
-
     tmp = Path(tempfile.mkdtemp(prefix="memory-"))
     md5 = write_cifar10(tmp / "cifar", per_batch=10_000, n_test=10_000)
     cases = [("cifar10", str(tmp / "cifar"), (60_000 * 32 * 32 * 3)),

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tracker.tracking import server  # noqa: E402
-from tests.servers import free_port  # noqa: E402
+from tracker.testkit.servers import free_port
+from tracker.tracking import server
 
 
 def main() -> None:

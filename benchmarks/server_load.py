@@ -8,8 +8,9 @@ no training: per epoch it sleeps a random --epoch-seconds, then logs the epoch's
 (names.EPOCH_METRICS + RUNNING_METRICS, one `log_metrics(..., heartbeat=True)`) and a
 --artifact-kb checkpoint (`log_artifact(path, "checkpoints")`); at the end `flush(wait=120)`
 and `end("FINISHED")`. The N runs are threads split over --procs processes. Backends, each
-started here on 127.0.0.1 (tests/servers.py): `sqlite` (mlflow server, SQLite, artifacts on
-disk, 1 worker) and `pg-s3` (PostgreSQL + moto's S3, 4 workers: the compose topology).
+started here on 127.0.0.1 (tracker/testkit/servers.py): `sqlite` (mlflow server, SQLite,
+artifacts on disk, 1 worker) and `pg-s3` (PostgreSQL + moto's S3, 4 workers: the compose
+topology).
 
 Measured in the run processes: HTTP requests answered per second, and the latency of each
 delivered call (`live.apply_op` wrapped: one log-batch or one artifact upload, outbox replays
@@ -26,9 +27,7 @@ import json
 import multiprocessing as mp
 import os
 import random
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,9 +37,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from tracker.testkit.servers import S3_ENV, MlflowServer, MotoS3, Postgres, _as_postgres, stack_flags  # noqa: E402
+from tracker.testkit.servers import S3_ENV, MlflowServer, MotoS3, Postgres, stack_flags
 
 
 def simulate(conn, go, done, url: str, experiment: str, indexes: list[int], args, store: str) -> None:
@@ -50,6 +47,9 @@ def simulate(conn, go, done, url: str, experiment: str, indexes: list[int], args
     sys.stdout = open(os.devnull, "w")  # mlflow prints a link per ended run
     import requests.adapters
 
+    from tracker.settings import apply_mlflow_env
+
+    apply_mlflow_env()  # as the CLI sets it before mlflow is imported: bounded calls and retries
     from tracker.tracking import live, names, outbox
 
     answered, buffered, lat = itertools.count(), itertools.count(), []
@@ -122,16 +122,7 @@ def restart(what, seconds: float) -> None:
         time.sleep(seconds)
         what.start()
         return
-    os.killpg(what.proc.pid, signal.SIGINT)
-    what.proc.wait(timeout=60)
-    time.sleep(seconds)
-    what.proc = subprocess.Popen(
-        _as_postgres([str(what.bin / "postgres"), "-D", str(what.data), "-p", str(what.port),
-                      "-k", str(what.sock), "-c", "listen_addresses=127.0.0.1"]),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    while subprocess.run([str(what.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(what.port)],
-                         capture_output=True, check=False).returncode:
-        time.sleep(0.3)
+    what.restart(seconds)
 
 
 def rest(url: str, path: str, **params) -> dict:
@@ -234,7 +225,7 @@ def stack(backend: str, tmp: Path, db_pool: int):
         with __import__("psycopg").connect(host="127.0.0.1", port=pg.port, user="tracker", dbname="mlflow",
                                            autocommit=True) as conn:
             conn.execute(f"ALTER SYSTEM SET max_connections = {4 * db_pool + 20}")
-        restart(pg, 0)
+        pg.restart()
     flags = stack_flags(pg.uri.replace("postgresql://", "postgresql+psycopg://"), s3.bucket)
     server = MlflowServer(flags["--backend-store-uri"], flags["--artifacts-destination"], log=log,
                           extra=["--serve-artifacts", "--workers", "4"],  # click keeps the last --workers

@@ -21,7 +21,7 @@ kind, counted in-process: with the per-request cost, what sets how many runs one
 `ray stop`, which would stop every Ray instance on the machine.
 
 Each run keeps to its share of the cores: `--workers N` children get cores / N torch threads,
-a Ray task gets --cpus-per-run (through OMP_NUM_THREADS, which train.set_threads follows).
+a Ray task gets --cpus-per-run (through OMP_NUM_THREADS, which ml.device.set_threads follows).
 Results are in benchmarks/README.md.
 """
 from __future__ import annotations
@@ -41,10 +41,11 @@ from urllib.parse import urlparse
 
 import requests
 
+from tracker.settings import apply_mlflow_env
+from tracker.testkit.servers import RayHead, free_port
+from tracker.tracking import server
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from tests.servers import RayHead, free_port  # noqa: E402
-from tracker.tracking import server  # noqa: E402
 
 NORMS = ("batch", "layer", "group")
 SWEEP = """
@@ -75,6 +76,7 @@ def write_sweep(folder: Path, runs: int, epochs: int, train_limit: int, data_dir
 def tracking_share(url: str, experiment: str) -> float:
     """Time in tracking calls over the runs' wall time, summed over the mode's FINISHED runs."""
     os.environ["MLFLOW_TRACKING_URI"] = url
+    apply_mlflow_env()  # as the CLI sets it before mlflow is imported
     from tracker.tracking import store
 
     runs = [r for r in store.search(experiment, "attributes.status = 'FINISHED'")
@@ -90,7 +92,8 @@ def requests_per_run(url: str, config: Path, store: Path) -> tuple[Counter, int]
     import requests
 
     os.environ.update(MLFLOW_TRACKING_URI=url, TRACKER_STORE=str(store), TRACKER_PROGRESS="0")
-    from tracker import job, sweep
+    apply_mlflow_env()
+    from tracker.runs import job, sweep
     from tracker.tracking import live
 
     counts: Counter = Counter()
@@ -113,7 +116,7 @@ def requests_per_run(url: str, config: Path, store: Path) -> tuple[Counter, int]
 
     requests.Session.send, live.Run.log_model = counting, finish_counted
     try:
-        job.run(sweep.plan(str(config), extra={"experiment": "scaling-calls"}).points[0].cfg)
+        job.train(sweep.plan(str(config), extra={"experiment": "scaling-calls"}).points[0].cfg)
     finally:
         requests.Session.send, live.Run.log_model = send, finish
     return counts, sum(counts.values()) - at_model["n"]

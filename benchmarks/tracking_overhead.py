@@ -5,8 +5,8 @@ tracking off, interleaved epoch by epoch in one process.
 
 Each round prepares the job twice (same config, seed and model weights; one copy of the data)
 and runs tracker's own job code on both, each in a thread of this process: "on" through
-`job.run_prepared`, which logs to the server; "off" through `job.train_into` with a run
-object whose calls do nothing. They take turns, one at a time, and the order flips every
+`job.train` (on its copy), which logs to the server; "off" through `job.train_into` with a
+run object whose calls do nothing. They take turns, one at a time, and the order flips every
 turn: this machine's speed drifts by more than the target within a minute, and two processes
 of the same job differ by several percent, so the race stays in one process. A turn runs from
 where one epoch's checkpoint is written to where the next one's is: the checkpoint, the
@@ -37,15 +37,14 @@ import contextlib
 import dataclasses
 import os
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+from tracker.testkit.servers import MlflowServer
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from tests.servers import MlflowServer  # noqa: E402
 
 
 def group_cpu(pgid: int) -> float:
@@ -69,12 +68,15 @@ class Untracked:
     def _nothing(self, *args, **kwargs) -> None:
         return None
 
-    log_params = log_metrics = log_text = log_artifact = log_figure = set_tags = end = wait = _nothing
+    log_params = log_metrics = log_text = log_artifact = set_tags = end = wait = _nothing
+
+    def local_path(self, name: str) -> str:  # the untracked copy draws its figures too, here
+        return str(Path(tempfile.gettempdir()) / "untracked-figures" / name)
 
     def logged_steps(self, key: str) -> set:
         return set()
 
-    def log_model(self, model, example) -> bool:
+    def log_model(self, *args, **kwargs) -> bool:
         return True
 
 
@@ -112,7 +114,7 @@ class Race:
 
         name = threading.current_thread().name
         run = self.runs.get(name)
-        if run is not None and run._queue.unfinished_tasks:
+        if run is not None and run.in_flight:
             self.in_flight.setdefault(name, []).append(len(self.turn_s[name]) + 1)
         self.rng[name] = torch.get_rng_state()
         with self.cond:
@@ -161,16 +163,19 @@ def one_round(cfg, race: Race, tracked_first: bool, control: bool = False) -> di
     is tracked alternates by round, so that slot's own advantage cancels over rounds."""
     import torch
 
-    from tracker.ml import checkpoint, job
+    from tracker.ml import checkpoint
+    from tracker.runs import job
+    from tracker.results.figures import Drawing
+    from tracker.runs.prepare import prepare
     from tracker.tracking import live, store
 
-    first = job.prepare(cfg)
-    second = dataclasses.replace(job.prepare(cfg), train=first.train, test=first.test)  # one copy of the data
+    first = prepare(cfg)
+    second = dataclasses.replace(prepare(cfg), train=first.train, test=first.test)  # one copy of the data
     p_on, p_off = (first, second) if tracked_first else (second, first)
     start_rng = torch.get_rng_state()  # both models are built; both train from here
     race.rng = {"on": start_rng, "off": start_rng}
     start_run, save, finish = live.start_run, checkpoint.save_atomic, live.Run.log_model
-    train_into, log_figure = job.train_into, live.Run.log_figure
+    train_into, figures_done = job.train_into, Drawing.paths
 
     def timed(fn):
         def call(*args, **kwargs):
@@ -189,28 +194,32 @@ def one_round(cfg, race: Race, tracked_first: bool, control: bool = False) -> di
     def setup_timed(p, run, setup, state):  # params, summary, config files: the tracked job's
         return train_into(p, run, timed(setup) if isinstance(run, live.Run) else setup, state)
 
+    def prepared(*args, **kwargs):  # job.train trains the copy prepared above
+        return p_on
+
     def gated(state, path):
-        if Path(path).name == "last.pt":  # an epoch's turn ends where its checkpoint begins
+        if Path(path).name == checkpoint.LAST:  # an epoch's turn ends where its checkpoint begins
             race.handover()
         return save(state, path)
 
-    def timed_finish(self, model, example, wait=None):
+    def timed_finish(self, *args, **kwargs):
         self.wait()  # the run's last tags, sent just before: still this turn's
         race.sync_s += self.seconds  # waits for the sender, on the training thread
         race.handover()  # training is over; model logging is timed apart
         t = time.perf_counter()
-        ok = finish(self, model, example, wait)
+        ok = finish(self, *args, **kwargs)
         race.model_s = time.perf_counter() - t
         return ok
 
     class Off(Untracked):
-        def log_model(self, model, example) -> bool:
+        def log_model(self, *args, **kwargs) -> bool:
             race.handover()
             return True
 
     patched = {(live, "start_run"): opened, (checkpoint, "save_atomic"): gated,
                (live.Run, "log_model"): timed_finish, (job, "SignalGuard"): NoSignals,
-               (job, "train_into"): setup_timed, (live.Run, "log_figure"): timed(log_figure)}
+               (job, "prepare"): prepared, (job, "train_into"): setup_timed,
+               (Drawing, "paths"): timed(figures_done)}  # the wait for the figures, after the model
     originals = {key: getattr(*key) for key in patched}
     metrics = {}
 
@@ -218,7 +227,7 @@ def one_round(cfg, race: Race, tracked_first: bool, control: bool = False) -> di
         if control:  # the A/A control: "on" untracked too
             job.train_into(p_on, Off(), lambda: None, None)
         else:
-            metrics.update(store.get_run(job.run_prepared(p_on)).metrics)
+            metrics.update(store.get_run(job.train(cfg).run_id).metrics)
 
     try:
         for (owner, attr), value in patched.items():
@@ -258,15 +267,17 @@ def main() -> None:
     try:
         import torch
 
-        from tracker import job
-        from tracker.config import make_config, parse_overrides, read_toml
+        from tracker.settings import apply_mlflow_env
 
-        base = read_toml(str(ROOT / "experiments" / "mnist-demo.toml"))
-        base.pop("grid", None)
+        apply_mlflow_env()  # as the CLI sets it before mlflow is imported: no telemetry, bounded calls
+        from tracker.config import make_config, parse_overrides, read_toml, split_grid
+        from tracker.runs import job
+
+        base, _ = split_grid(read_toml(str(ROOT / "experiments" / "mnist-demo.toml")))
         cfg = make_config({**base, "epochs": args.epochs, "data_dir": args.data_dir, "download": False,
                            "experiment": "overhead", **parse_overrides(tuple(args.set))})
         warm = make_config({**dataclasses.asdict(cfg), "epochs": 1, "train_limit": 1000, "experiment": "warm-up"})
-        job.run(warm)  # a server that has served a whole run before, as a user's has
+        job.train(warm)  # a server that has served a whole run before, as a user's has
         print(f"{cfg.arch} {cfg.norm} on {cfg.dataset}, {cfg.epochs} epochs, torch {torch.__version__}, "
               f"{os.cpu_count()} cores; server {server.url} (SQLite, 1 worker); {args.rounds} rounds, "
               f"turns interleaved in one process{'; CONTROL: both untracked' if args.control else ''}", flush=True)

@@ -75,6 +75,40 @@ class MlflowServer:
         self.proc = None
 
 
+class ModelServer(MlflowServer):
+    """`mlflow models serve` of a model URI (--env-manager local: this environment) with the
+    store it resolves the URI in; stopped as a process group, like MlflowServer."""
+
+    def __init__(self, model_uri: str, tracking_uri: str, log: Path | None = None):
+        # it starts `uvicorn` from PATH: this interpreter's bin/ goes first
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        super().__init__("", "", env={"MLFLOW_TRACKING_URI": tracking_uri, "PATH": path}, log=log)
+        self.model_uri = model_uri
+
+    def start(self) -> "ModelServer":
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL
+        self.proc = subprocess.Popen(
+            [MLFLOW, "models", "serve", "-m", self.model_uri, "--env-manager", "local",
+             "--host", "127.0.0.1", "--port", str(self.port)],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, **self.env})
+        wait_http(self.url + "/ping", proc=self.proc)
+        return self
+
+    def invoke(self, payload: dict) -> tuple[int, dict]:
+        """POST /invocations: (HTTP status, the JSON answer)."""
+        import json
+        import urllib.error
+
+        request = urllib.request.Request(self.url + "/invocations", json.dumps(payload).encode(),
+                                         {"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=120) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+
 class RayHead:
     """`ray start --head --block` on 127.0.0.1; stopped through its own process group, not
     `ray stop`, which would stop every Ray instance on the machine."""
@@ -149,6 +183,13 @@ class Postgres:
             subprocess.run(["chown", "-R", "postgres", str(self.root)], check=True)
         subprocess.run(_as_postgres([str(self.bin / "initdb"), "-D", str(self.data), "-U", "tracker",
                                      "--auth=trust", "-E", "UTF8"]), check=True, capture_output=True)
+        self._serve()
+        subprocess.run([str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
+                        "-U", "tracker", "mlflow"], check=True)
+        return self
+
+    def _serve(self) -> None:
+        """The server on the data dir as it is, once it accepts connections."""
         self.proc = subprocess.Popen(
             _as_postgres([str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
                           "-k", str(self.sock), "-c", "listen_addresses=127.0.0.1"]),
@@ -159,9 +200,14 @@ class Postgres:
             if time.time() > deadline or self.proc.poll() is not None:
                 raise RuntimeError("PostgreSQL did not start")
             time.sleep(0.3)
-        subprocess.run([str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
-                        "-U", "tracker", "mlflow"], check=True)
-        return self
+
+    def restart(self, down: float = 0.0) -> None:
+        """An outage: fast shutdown (the data kept), `down` s with no database, then up again
+        on the same port (and with any ALTER SYSTEM setting applied)."""
+        os.killpg(self.proc.pid, signal.SIGINT)
+        self.proc.wait(timeout=60)
+        time.sleep(down)
+        self._serve()
 
     def count(self, sql: str) -> int:
         import psycopg
