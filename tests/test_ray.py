@@ -123,9 +123,11 @@ def test_ray_sweep_matches_a_local_sweep(head, server, tmp_path, mnist_dir):
                 if k.startswith("tracker.grid") or k in ("tracker.sweep", "tracker.kind")]
         assert len(same) == 5 and {k: r.data.tags[k] for k in same} == {k: l.data.tags[k] for k in same}
         assert r.data.params == l.data.params  # the config, counts, versions, commit: all equal
-        assert set(r.data.metrics) == set(l.data.metrics)
+        # system/* metrics are sampled every few seconds: how many a short run gets is timing
+        trained = {k for k in r.data.metrics if not k.startswith("system/")}
+        assert trained == {k for k in l.data.metrics if not k.startswith("system/")}
         assert all(steps(remote_c, r.info.run_id, k) == steps(local_c, l.info.run_id, k) == [1]
-                   for k in r.data.metrics)
+                   for k in trained)
         for key in ("test_acc", "train_acc"):  # the same training, whichever executor ran it
             assert 0 < r.data.metrics[key] <= 1 and abs(r.data.metrics[key] - l.data.metrics[key]) < 0.05
         assert artifacts(remote_c, r.info.run_id) == artifacts(local_c, l.info.run_id)

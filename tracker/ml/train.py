@@ -10,20 +10,20 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ..config import RunConfig
 from ..settings import progress
 from .data import Batches
 from .device import autocast
 
 
-def make_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
+def make_optimizer(cfg, model: nn.Module) -> torch.optim.Optimizer:
+    """The run config's optimizer (cfg: a config.RunConfig; ml/ reads its fields, never imports it)."""
     if cfg.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                            weight_decay=cfg.weight_decay, nesterov=cfg.nesterov)
 
 
-def make_scheduler(cfg: RunConfig, optimizer, steps_per_epoch: int):
+def make_scheduler(cfg, optimizer, steps_per_epoch: int):
     """Returns (scheduler or None, steps per batch?)."""
     if cfg.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
