@@ -17,10 +17,11 @@ thread and the server work while its own next epoch trains. A turn that ends wit
 in flight (whose cost would spill into the other's turn) is counted and reported. Each
 contender keeps its own torch RNG across turns, so both train to the same metrics (checked).
 Reported: the sum of each contender's turns, on against off; the server's CPU during each
-one's turns; and model logging at the end (MLflow's pt2 flavor), which only "on" pays, apart.
+one's turns; and the run's end, which only "on" pays, apart: model logging (the pt2 export),
+then the wait for the figures, drawn meanwhile in a process of their own (results/figures.py).
 Beside the race, what tracking itself takes, measured on the tracked job and immune to the
 machine's drift: the time its training thread spends on tracking (opening the run, params,
-summary and config files, the curves PNG, waiting for the sender at the end) plus the CPU its
+summary and config files, waiting for the sender at the end) plus the CPU its
 sender thread and the server use beyond the untracked job's turns. On a machine whose cores
 training keeps busy, that is the most tracking can add to the wall time.
 Signal handling (job.SignalGuard) is off for both: it belongs to a main thread.
@@ -105,6 +106,7 @@ class Race:
         self.server_cpu: dict[str, float] = {}
         self.in_flight: dict[str, list[int]] = {}  # turns (1-based) that ended with calls queued
         self.model_s = 0.0
+        self.figures_s = 0.0  # the wait for the figures after the model (drawn meanwhile, apart)
         self.sync_s = 0.0  # the tracked job's training thread, busy with tracking
         self.pgid = server_pgid
 
@@ -202,6 +204,14 @@ def one_round(cfg, race: Race, tracked_first: bool, control: bool = False) -> di
             race.handover()
         return save(state, path)
 
+    def figures_waited(drawing):
+        t = time.perf_counter()
+        try:
+            return figures_done(drawing)
+        finally:
+            if threading.current_thread().name == "on":
+                race.figures_s = time.perf_counter() - t
+
     def timed_finish(self, *args, **kwargs):
         self.wait()  # the run's last tags, sent just before: still this turn's
         race.sync_s += self.seconds  # waits for the sender, on the training thread
@@ -219,7 +229,7 @@ def one_round(cfg, race: Race, tracked_first: bool, control: bool = False) -> di
     patched = {(live, "start_run"): opened, (checkpoint, "save_atomic"): gated,
                (live.Run, "log_model"): timed_finish, (job, "SignalGuard"): NoSignals,
                (job, "prepare"): prepared, (job, "train_into"): setup_timed,
-               (Drawing, "paths"): timed(figures_done)}  # the wait for the figures, after the model
+               (Drawing, "paths"): figures_waited}  # timed apart, with the model logging
     originals = {key: getattr(*key) for key in patched}
     metrics = {}
 
@@ -289,7 +299,7 @@ def main() -> None:
             ratios.append(on / off)
             cost = race.sync_s + out["sender_cpu"] + max(0.0, race.server_cpu["on"] - race.server_cpu["off"])
             accounted.append(cost / off)
-            tail = "" if args.control else f" (test_acc {out['acc']:.2%}); model logging {race.model_s:.2f} s"
+            tail = "" if args.control else f" (test_acc {out['acc']:.2%}); model logging {race.model_s:.2f} s, then the figures' wait {race.figures_s:.2f} s"
             print(f"  round {r + 1} ({'on' if r % 2 == 0 else 'off'} first): on {on:7.2f} s, off {off:7.2f} s -> {on / off - 1:+.2%}; server CPU in "
                   f"on's turns {race.server_cpu['on']:.2f} s, in off's {race.server_cpu['off']:.2f} s; sender "
                   f"thread CPU {out['sender_cpu']:.2f} s; turns ending with calls in flight: "

@@ -88,3 +88,22 @@ def test_offline_with_the_server_down_does_not_wait(tiny):
     sync = subprocess.run([sys.executable, "-m", "tracker.cli", "sync"], env=env,
                           capture_output=True, text=True, timeout=120)
     assert sync.returncode == 2 and "still unreachable" in sync.stderr and "--offline" not in sync.stderr
+
+
+def test_an_output_that_cannot_be_written_is_one_line_before_any_work(tmp_path):
+    (tmp_path / "file").write_text("x")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    cases = [(["compare", "--experiment", "none", "--output", "/proc/x/t.md"], "the folder '/proc/x' does not exist"),
+             (["compare", "--experiment", "none", "--plot", "/proc/x/p.png"], "the folder '/proc/x' does not exist"),
+             (["compare", "--experiment", "none", "--output", str(tmp_path)], "is a folder"),
+             (["report", "--experiment", "none", "--output", "/proc/x/r"], "cannot write in '/proc'"),
+             (["report", "--experiment", "none", "--output", str(tmp_path / "file" / "r")], "is a file"),
+             (["compare", "--experiment", "none", "--output", "/proc/t.md"], "cannot write in '/proc'")]
+    if os.geteuid() != 0:  # root writes anywhere: a read-only folder stops only other users
+        cases.append((["report", "--experiment", "none", "--output", str(locked / "r")], "cannot write in"))
+    for args, words in cases:
+        err = one_line(cli(*args))
+        assert words in err and "none" not in err, (args, err)  # refused before the experiment is looked up
+    assert not (tmp_path / "mlruns").exists()  # nothing was opened

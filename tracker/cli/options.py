@@ -24,11 +24,16 @@ def fail(message: str, code: int = 2):
 
 
 class Group(click.Group):
-    """Bad input becomes one line on stderr and exit 2; a signal exits 128 + signum."""
+    """Bad input (ours or click's usage errors) becomes one line on stderr and exit 2; a signal
+    exits 128 + signum."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as e:  # a bad flag, a missing argument: one line too
+            fail(e.format_message().splitlines()[0])
         except UserError as e:
             fail(str(e).splitlines()[0] if str(e) else e.__class__.__name__)
         except FloatingPointError as e:  # a diverged run: it is already marked FAILED

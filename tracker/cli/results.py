@@ -18,9 +18,9 @@ from .options import analysis, by_opt, one_selection, output_file, output_folder
 @click.option("--filter", "filter_string", default="", help="MLflow filter string. Default: none.")
 @by_opt
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False), default=None, callback=output_file,
+@click.option("--output", default=None, callback=output_file, metavar="FILE",
               help="Write to this file. Default: stdout.")
-@click.option("--plot", type=click.Path(dir_okay=False), default=None, callback=output_file,
+@click.option("--plot", default=None, callback=output_file, metavar="PNG",
               help="Also draw test accuracy and loss per epoch to this PNG. Default: none.")
 @click.option("--target", type=float, default=None, metavar="ACC",
               help="Also the training seconds each run took to first reach this test accuracy "
@@ -52,7 +52,7 @@ def compare_cmd(experiment, sweep_id, filter_string, by, fmt, output, plot, targ
 
 @click.command("report")
 @selection
-@click.option("--output", required=True, type=click.Path(file_okay=False), callback=output_folder,
+@click.option("--output", required=True, callback=output_folder, metavar="DIR",
               help="Folder for README.md, its PNGs and report.html (made when missing).")
 @by_opt
 @analysis

@@ -129,8 +129,8 @@ def save(p: Prepared, loop: Loop, run, history: dict, epoch: int, improved: bool
     folder = checkpoint.folder(run.run_id)
     run.log_artifact(checkpoint.save_atomic(state, folder / checkpoint.LAST), checkpoint.ARTIFACTS)
     run.log_metrics(epoch, epoch_summary(history, epoch), heartbeat=True)
-    if improved:
-        run.log_artifact(checkpoint.save_atomic(state, folder / checkpoint.BEST), checkpoint.ARTIFACTS)
+    if improved:  # kept here each epoch; uploaded once, at the end (an upload a run, not an epoch)
+        checkpoint.save_atomic(state, folder / checkpoint.BEST)
 
 
 def fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> list:
@@ -152,6 +152,9 @@ def fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> list:
         print(f"epoch {epoch}/{cfg.epochs}: train_loss {metrics['train_loss']:.4f} "
               f"train_acc {metrics['train_acc']:.2%} test_loss {metrics['test_loss']:.4f} "
               f"test_acc {metrics['test_acc']:.2%} ({metrics['epoch_time_s']:.1f}s)", flush=True)
+    best = checkpoint.folder(run.run_id) / checkpoint.BEST
+    if best.exists():
+        run.log_artifact(best, checkpoint.ARTIFACTS)
     figures = [("curves", run.local_path(names.CURVES_PNG), (history, cfg.name))]
     if loop.ema is not None:  # the logged model is the one that was evaluated
         loop.model.load_state_dict(loop.ema.state_dict())
