@@ -107,3 +107,19 @@ def test_an_output_that_cannot_be_written_is_one_line_before_any_work(tmp_path):
         err = one_line(cli(*args))
         assert words in err and "none" not in err, (args, err)  # refused before the experiment is looked up
     assert not (tmp_path / "mlruns").exists()  # nothing was opened
+
+
+def test_a_log_file_gets_a_line_per_epoch_not_progress_bars(tiny, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "TRACKER_PROGRESS"}  # not forced either way
+    log = tmp_path / "log"
+    with open(log, "w") as out:
+        done = subprocess.Popen([sys.executable, "-m", "tracker.cli", "train", *sets({**tiny, "epochs": 2})],
+                                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        done.wait(timeout=300)
+    text = log.read_text()
+    assert done.returncode == 0, text
+    ps = subprocess.run(["ps", "-eo", "pgid=,stat="], capture_output=True, text=True).stdout.split("\n")
+    assert not [line for line in ps if line.split() and line.split()[0] == str(done.pid)
+                and not line.split()[1].startswith("Z")]  # nothing of its group outlives it (figures drawn)
+    assert "\r" not in text and "it/s" not in text  # no tqdm frames in a file
+    assert [line.split(":")[0] for line in text.splitlines() if line.startswith("epoch ")] == ["epoch 1/2", "epoch 2/2"]

@@ -16,6 +16,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from scipy import stats
 
+from tracker.testkit.browser import page
 from tracker.testkit.servers import MlflowServer
 
 pytestmark = pytest.mark.server
@@ -102,15 +103,8 @@ def test_the_parent_run_shows_the_study_live(tmp_path, mnist_dir):
         if shutil.which("chromium"):
             url = (f"{server.url}/#/experiments/{exp.experiment_id}/runs/{parent.info.run_id}"
                    "?workflowType=machine_learning")
-            flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--disable-component-update", "--no-first-run", "--disable-sync",
-                     f"--user-data-dir={tmp_path / 'chrome'}", "--virtual-time-budget=30000",
-                     "--window-size=1400,1200"]
-            dom = subprocess.run(["chromium", *flags, "--dump-dom", url], capture_output=True, text=True,
-                                 timeout=180).stdout
             ARTIFACTS.mkdir(exist_ok=True)
-            subprocess.run(["chromium", *flags, f"--screenshot={ARTIFACTS / 'parent-run-page.png'}", url],
-                           capture_output=True, timeout=180)
+            dom = page(url, tmp_path / "chrome", ARTIFACTS / "parent-run-page.png")
             assert "planned runs ended" in dom and "<table" in dom and "verdict" in dom
     finally:
         server.stop()

@@ -5,7 +5,6 @@ import json
 import math
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from PIL import Image
 from conftest import REAL_MNIST
 from helpers import all_runs, cli, store_client
 from test_compare import BEST, _run
+from tracker.testkit.browser import page
 from tracker.testkit.fakedata import real_subset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,15 +42,9 @@ def write_real_subset(root: Path, n_train: int = 2000, n_test: int = 500) -> Pat
     return real_subset(REAL_MNIST, root, n_train, n_test)
 
 
-def chromium_screenshot(page: Path, shot: Path, tmp_path: Path) -> str:
+def chromium_screenshot(page_file: Path, shot: Path, tmp_path: Path) -> str:
     """Render the page headless; returns its DOM after scripts (none here) ran."""
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'chrome'}", "--window-size=1200,2000"]
-    url = page.resolve().as_uri()
-    subprocess.run(["chromium", *flags, f"--screenshot={shot}", url], capture_output=True, timeout=180)
-    return subprocess.run(["chromium", *flags, "--dump-dom", url], capture_output=True, text=True,
-                          timeout=180).stdout
+    return page(page_file.resolve().as_uri(), tmp_path / "chrome", shot, size="1200,2000")
 
 
 def markdown_table(text: str, after: str) -> list[dict]:

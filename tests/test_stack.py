@@ -13,6 +13,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from helpers import cli, sets
+from tracker.testkit.browser import page
 from tracker.testkit.servers import S3_ENV, MlflowServer, MotoS3, Postgres, free_port, stack_flags
 
 pytestmark = pytest.mark.server
@@ -133,14 +134,8 @@ def test_browser_shows_runs_served_by_tracker_server(tiny, tmp_path):
         assert f"MLFLOW_TRACKING_URI=http://127.0.0.1:{port}" in srv.stdout.readline()
         url = f"http://127.0.0.1:{port}/#/experiments/{exp_id}?workflowType=machine_learning"
         ARTIFACTS.mkdir(exist_ok=True)
-        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync",
-                 f"--user-data-dir={tmp_path / 'chrome'}", "--virtual-time-budget=30000",
-                 "--window-size=1400,900"]
-        dom = subprocess.run(["chromium", *flags, "--dump-dom", url], capture_output=True, text=True,
-                             timeout=180).stdout
-        subprocess.run(["chromium", *flags, f"--screenshot={ARTIFACTS / 'mlflow-runs-page.png'}", url],
-                       capture_output=True, timeout=180)
+        ARTIFACTS.mkdir(exist_ok=True)
+        dom = page(url, tmp_path / "chrome", ARTIFACTS / "mlflow-runs-page.png", size="1400,900")
         assert "browser-run-one" in dom and "browser-run-two" in dom
         assert (ARTIFACTS / "mlflow-runs-page.png").stat().st_size > 10_000
     finally:
