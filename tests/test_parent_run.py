@@ -108,3 +108,49 @@ def test_the_parent_run_shows_the_study_live(tmp_path, mnist_dir):
             assert "planned runs ended" in dom and "<table" in dom and "verdict" in dom
     finally:
         server.stop()
+
+
+def test_a_server_restart_mid_sweep_loses_nothing_of_the_parent(tmp_path, mnist_dir):
+    """The server goes away after the first child and comes back: the children's calls wait in
+    their outboxes, the parent's updates that fall in the outage are skipped and caught up, and
+    at the end the parent holds every child, its curves and compare.json as compare prints it."""
+    server = MlflowServer(f"sqlite:///{tmp_path}/server.db", str(tmp_path / "art"), log=tmp_path / "server.log").start()
+    try:
+        path = tmp_path / "sweep.toml"
+        path.write_text(SWEEP.format(data=mnist_dir).replace("epochs = 2", "epochs = 3"))
+        env = {**os.environ, "MLFLOW_TRACKING_URI": server.url, "TRACKER_OUTAGE_WAIT": "240"}
+        sweep = subprocess.Popen([sys.executable, "-m", "tracker.cli", "sweep", str(path)], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        c = MlflowClient(server.url)
+        deadline = time.time() + 180
+        while time.time() < deadline:  # the first child FINISHED: pull the server away
+            exp = c.get_experiment_by_name("parent")
+            runs = c.search_runs([exp.experiment_id], "attributes.status = 'FINISHED'") if exp else []
+            if any(r.data.tags.get("tracker.kind") == "train" for r in runs):
+                break
+            time.sleep(0.5)
+        server.stop()
+        time.sleep(10)
+        server.start()
+        out, err = sweep.communicate(timeout=600)
+        assert sweep.returncode == 0, err[-2000:]
+        assert "unreachable" in err  # the sweep saw the outage (a child waited, or its calls did)
+
+        exp = c.get_experiment_by_name("parent")
+        runs = c.search_runs([exp.experiment_id])
+        (parent,) = [r for r in runs if r.data.tags["tracker.kind"] == "sweep"]
+        kids = [r for r in runs if r.data.tags["tracker.kind"] == "train"]
+        assert len(kids) == 4 and all(r.info.status == "FINISHED" for r in kids)
+        for r in kids:  # every epoch of every child, once
+            assert [m.step for m in c.get_metric_history(r.info.run_id, "test_acc")] == [1, 2, 3]
+        assert parent.info.status == "FINISHED"
+        assert "**Study:** 4 of 4 planned runs ended" in parent.data.tags["mlflow.note.content"]
+        for norm in ("batch", "group"):
+            assert len(history(c, parent.info.run_id, f"norm-{norm}/test_acc_mean")) == 3
+        compared = subprocess.run([sys.executable, "-m", "tracker.cli", "compare", "--sweep", parent.info.run_id,
+                                   "--format", "json"], env=env, capture_output=True, text=True).stdout
+        dest = tmp_path / "dl"
+        logged = Path(c.download_artifacts(parent.info.run_id, "compare.json", str(dest))).read_text()
+        assert json.loads(logged) == json.loads(compared)
+    finally:
+        server.stop()

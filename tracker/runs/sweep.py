@@ -17,6 +17,7 @@ from typing import Any
 from ..config import RUN_KEYS, RunConfig, make_config, parse_overrides, read_toml, split_grid
 from ..errors import ConfigError, TrackingError
 from .. import study as studies
+from ..settings import outage_wait
 from ..study import Study
 from ..tracking import names
 
@@ -86,8 +87,10 @@ def run_point(cfg: RunConfig, config_file: str, tags: dict, threads: int | None 
               resume_id: str | None = None) -> str:
     """One grid point, for every executor: resume resume_id (a KILLED child), or train a new
     run; at most `threads` torch threads. Returns the run id."""
+    from ..tracking.uri import wait_up
     from . import job, resume
 
+    wait_up(outage_wait(), f"starting {cfg.name}")  # an outage mid-sweep delays a run, fails none
     if resume_id:
         return resume.resume(resume_id, {"data_dir": cfg.data_dir, "download": cfg.download}, threads)
     return job.train(cfg, config_file, tags=tags, threads=threads).run_id

@@ -4,6 +4,8 @@
 """
 from __future__ import annotations
 
+import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -47,6 +49,22 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
         raise TrackingError(f"tracking server {redact(uri)} is unreachable ({e.__class__.__name__}); "
                             f"start it (tracker server), unset {URI_ENV}, or train "
                             f"--offline to buffer the run on disk") from None
+
+
+def wait_up(seconds: float, what: str) -> bool:
+    """A server that is down is waited for, up to `seconds` (polled every 5 s), before `what`;
+    the embedded store is always up. False when it stayed down."""
+    uri = tracking_uri()
+    if is_local(uri) or server_up(uri):
+        return True
+    print(f"tracking server {redact(uri)} is unreachable: waiting up to {seconds:.0f} s before {what}",
+          file=sys.stderr, flush=True)
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        time.sleep(min(5.0, max(0.0, deadline - time.time())))
+        if server_up(uri):
+            return True
+    return False
 
 
 def server_up(uri: str, timeout: float = 2.0) -> bool:
