@@ -133,7 +133,7 @@ def test_a_server_restart_mid_sweep_loses_nothing_of_the_parent(tmp_path, mnist_
         time.sleep(10)
         server.start()
         out, err = sweep.communicate(timeout=600)
-        assert sweep.returncode == 0, err[-2000:]
+        assert sweep.returncode == 0, out[-2000:] + err[-2000:]
         assert "unreachable" in err  # the sweep saw the outage (a child waited, or its calls did)
 
         exp = c.get_experiment_by_name("parent")

@@ -48,3 +48,77 @@ def test_a_delivery_error_is_raised_in_the_training_thread_and_the_run_still_end
     info = store_client().get_run(run.run_id)
     assert info.info.status == "FAILED"
     assert info.data.tags["tracker.error"] == "ValueError: the store refused the batch"
+
+
+DATASET = {"name": "mnist", "digest": "18e0789df53eb871", "source": "/data/MNIST/raw",
+           "profile": {"images": 60000}, "shape": [1, 28, 28], "context": "train"}
+RACE = ("BAD_REQUEST: (psycopg.errors.UniqueViolation) duplicate key value violates unique "
+        'constraint "dataset_pk" DETAIL: Key (experiment_id, name, digest)=(4, mnist, 18e0789df53eb871) already exists.')
+
+
+def test_a_dataset_insert_lost_to_a_parallel_run_is_tried_again(monkeypatch):
+    """Runs started at once that read the same data race to insert it (seen with PostgreSQL
+    behind `mlflow server`): the loser's insert is rolled back and the next try finds it."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    real, calls = MlflowClient.log_inputs, []
+
+    def lost_once(self, run_id, datasets=None, models=None):
+        calls.append(run_id)
+        if len(calls) == 1:
+            raise MlflowException(RACE)
+        return real(self, run_id, datasets=datasets, models=models)
+
+    monkeypatch.setattr(MlflowClient, "log_inputs", lost_once)
+    run = tracking.start_run("sender", "r", {"tracker.kind": "train"})
+    run.log_inputs([DATASET])
+    run.end("FINISHED")
+    assert len(calls) == 2
+    inputs = store_client().get_run(run.run_id).inputs.dataset_inputs
+    assert [(i.dataset.name, i.dataset.digest) for i in inputs] == [("mnist", "18e0789df53eb871")]
+
+
+def test_another_store_error_on_the_datasets_is_not_tried_again(monkeypatch):
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    calls = []
+
+    def refuse(self, run_id, datasets=None, models=None):
+        calls.append(run_id)
+        raise MlflowException("INVALID_PARAMETER_VALUE: dataset name too long")
+
+    monkeypatch.setattr(MlflowClient, "log_inputs", refuse)
+    run = tracking.start_run("sender", "r", {"tracker.kind": "train"})
+    run.log_inputs([DATASET])
+    with pytest.raises(Exception, match="too long"):
+        run.wait()
+    run.end("FAILED", "dataset refused")
+    assert len(calls) == 1
+
+
+def test_a_sweep_child_that_finds_the_server_gone_at_its_start_waits_for_it(monkeypatch):
+    """The sweep saw the server up, then it went away before the child's first call: the child
+    waits for it (as if the sweep's check had found it down) and starts once it answers;
+    `tracker train` (wait 0) says so at once."""
+    from tracker.errors import Unreachable
+
+    real, answers, waited = tracking.client, ["down"], []
+
+    def flaky():
+        if answers and answers.pop() == "down":
+            raise Unreachable("tracking server http://127.0.0.1:1 is unreachable (URLError)")
+        return real()
+
+    monkeypatch.setattr(tracking, "client", flaky)
+    monkeypatch.setattr(tracking, "wait_up", lambda seconds, what: waited.append((seconds > 0, what)) or True)
+    run = tracking.start_run("sender", "child", {"tracker.kind": "train"}, wait=60)
+    run.end("FINISHED")
+    assert waited == [(True, "starting child")]
+    assert store_client().get_run(run.run_id).info.status == "FINISHED"
+
+    answers.append("down")
+    with pytest.raises(Unreachable, match="unreachable"):
+        tracking.start_run("sender", "train", {"tracker.kind": "train"})
+    assert len(waited) == 1

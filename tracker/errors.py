@@ -27,6 +27,11 @@ class TrackingError(UserError):
     the tracking package's edge."""
 
 
+class Unreachable(TrackingError):
+    """No answer from the tracking server (a refused or timed-out connection), as opposed to an
+    answer that says no: a caller may wait and try again, and must not report "not found"."""
+
+
 class RegistryError(TrackingError):
     """A model name, alias or version the registry refuses or does not have."""
 

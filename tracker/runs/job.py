@@ -29,15 +29,17 @@ class Outcome:
 
 
 def train(cfg: RunConfig, config_file: str | None = None, tags: dict | None = None,
-          offline: bool = False, threads: int | None = None) -> Outcome:
+          offline: bool = False, threads: int | None = None, wait: float = 0.0) -> Outcome:
     """A new run of cfg, trained to its end: `tracker train` and each point of a sweep.
-    threads: at most this many torch threads (a sweep worker's share of the cores)."""
+    threads: at most this many torch threads (a sweep worker's share of the cores); wait: s to
+    wait for a tracking server that does not answer at the start (a sweep's child)."""
     from ..tracking import live
 
     p = prepare(cfg, threads)  # bad input fails here, before the run exists
     run = live.start_run(cfg.experiment, cfg.name, {
         **source(config_file, "tracker train"), names.GIT_COMMIT: p.params["git_commit"],
-        names.KIND: names.TRAIN, **(tags or {})}, offline=offline, system_metrics=cfg.system_metrics)
+        names.KIND: names.TRAIN, **(tags or {})}, offline=offline, system_metrics=cfg.system_metrics,
+        wait=wait)
 
     def setup():
         read = inputs(p)

@@ -17,8 +17,10 @@ from . import job
 from .prepare import prepare
 
 
-def resume(run_id: str, overrides: dict | None = None, threads: int | None = None) -> str:
-    """Continue RUN_ID from its last checkpoint, in the same MLflow run."""
+def resume(run_id: str, overrides: dict | None = None, threads: int | None = None,
+           wait: float = 0.0) -> str:
+    """Continue RUN_ID from its last checkpoint, in the same MLflow run; wait: s to wait for a
+    tracking server that does not answer when the run is reopened (a sweep's child)."""
     from ..tracking import live, store
 
     info = store.get_run(run_id)
@@ -31,7 +33,7 @@ def resume(run_id: str, overrides: dict | None = None, threads: int | None = Non
     cfg = _recorded_config(info, state, overrides or {})
     _same_precision(info, cfg)
     p = prepare(cfg, threads)
-    run = live.attach_run(run_id, system_metrics=cfg.system_metrics)
+    run = live.attach_run(run_id, system_metrics=cfg.system_metrics, wait=wait)
     moved = _moved(info, p, state)
     if state is None:  # killed before its first checkpoint: start over, in the same run
         fresh = {k: v for k, v in p.params.items() if k not in info.params}  # params never change

@@ -90,10 +90,11 @@ def run_point(cfg: RunConfig, config_file: str, tags: dict, threads: int | None 
     from ..tracking.uri import wait_up
     from . import job, resume
 
-    wait_up(outage_wait(), f"starting {cfg.name}")  # an outage mid-sweep delays a run, fails none
+    wait = outage_wait()  # an outage mid-sweep delays a run, fails none
+    wait_up(wait, f"starting {cfg.name}")
     if resume_id:
-        return resume.resume(resume_id, {"data_dir": cfg.data_dir, "download": cfg.download}, threads)
-    return job.train(cfg, config_file, tags=tags, threads=threads).run_id
+        return resume.resume(resume_id, {"data_dir": cfg.data_dir, "download": cfg.download}, threads, wait)
+    return job.train(cfg, config_file, tags=tags, threads=threads, wait=wait).run_id
 
 
 def child_tags(p: Plan, point: Point, parent_id: str) -> dict[str, str]:

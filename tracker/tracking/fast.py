@@ -18,7 +18,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from ..errors import TrackingError
+from ..errors import TrackingError, Unreachable
 from ..settings import SQLITE, credentials, http_timeout
 from . import names
 from .records import RunRecord, Selection, keep, metric_value
@@ -135,7 +135,7 @@ def call(uri: str, path: str, body: dict | None = None) -> dict:
         detail = e.read().decode(errors="replace")[:300]
         raise TrackingError(f"tracking server answered {e.code} to {path}: {' '.join(detail.split())}") from None
     except OSError as e:
-        raise TrackingError(f"tracking server {redact(uri)} is unreachable ({e.__class__.__name__})") from None
+        raise Unreachable(f"tracking server {redact(uri)} is unreachable ({e.__class__.__name__})") from None
 
 
 def _record(r: dict) -> RunRecord:
@@ -154,6 +154,8 @@ def read_rest(uri: str, experiment: str | None, sweep: str | None, filter_string
     if sweep:
         try:
             parent = _record(call(uri, "runs/get?" + urllib.parse.urlencode({"run_id": sweep}))["run"])
+        except Unreachable:
+            raise
         except TrackingError:
             raise TrackingError(f"run {sweep!r} not found at {where}") from None
         sweep_tags = parent.tags
@@ -167,6 +169,8 @@ def read_rest(uri: str, experiment: str | None, sweep: str | None, filter_string
         try:
             exp_id = call(uri, "experiments/get-by-name?" + urllib.parse.urlencode(
                 {"experiment_name": experiment}))["experiment"]["experiment_id"]
+        except Unreachable:
+            raise
         except TrackingError:
             raise TrackingError(f"experiment {experiment!r} not found at {where}") from None
     runs, token = [], None

@@ -14,9 +14,10 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from mlflow.entities import RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from ..settings import outage_wait, store_root
@@ -24,9 +25,10 @@ from . import logged_model, names, system
 from .client import client, edge, ensure_experiment, get, translated, unreachable
 from .outbox import Outbox
 from .replay import apply_op
-from ..errors import TrackingError
-from .uri import is_local, local_uri, server_up
+from ..errors import Unreachable
+from .uri import is_local, local_uri, server_up, wait_up
 
+T = TypeVar("T")
 MAX_BATCH_PARAMS = 100
 _STOP = object()  # tells the sender thread its run has ended
 
@@ -209,6 +211,25 @@ class Run:
         return self.outbox.pending()
 
 
+def _connect(wait: float, what: str, first: Callable[[MlflowClient], T]) -> tuple[MlflowClient, T]:
+    """A client and the first call's answer (both idempotent, made before any run exists), the
+    server waited for up to `wait` s while it does not answer: a sweep's child started between
+    a check that found the server up and the server going away waits, as if it had found it down."""
+    deadline = time.time() + wait
+    while True:
+        try:
+            c = client()
+            return c, first(c)
+        except (Unreachable, MlflowException) as e:
+            if not isinstance(e, Unreachable) and not unreachable(e):
+                raise
+            if time.time() >= deadline or not wait_up(deadline - time.time(), what):
+                if isinstance(e, Unreachable):
+                    raise
+                raise Unreachable(str(translated(e))) from None
+            time.sleep(1.0)  # it answered /health but not the call: it is still starting
+
+
 def _liveness() -> dict[str, str]:
     return {names.PID: str(os.getpid()), names.HOST: socket.gethostname(),
             names.HEARTBEAT: str(int(time.time()))}
@@ -216,12 +237,13 @@ def _liveness() -> dict[str, str]:
 
 @edge
 def start_run(experiment: str, run_name: str, tags: dict[str, str], offline: bool = False,
-              system_metrics: bool = False) -> Run:
+              system_metrics: bool = False, wait: float = 0.0) -> Run:
     """A new run; with offline=True and the server unreachable, a local run whose every call,
-    its creation first, waits in the outbox. system_metrics: sample CPU, memory (and GPU)."""
+    its creation first, waits in the outbox. system_metrics: sample CPU, memory (and GPU).
+    wait: seconds to wait for a server that does not answer (a sweep's child), else none."""
     try:
-        c = client()
-    except TrackingError:
+        c, exp_id = _connect(wait, f"starting {run_name}", lambda c: ensure_experiment(c, experiment))
+    except Unreachable:
         if not offline:
             raise
         run = Run(MlflowClient(tracking_uri=local_uri()), f"offline-{uuid.uuid4().hex}", "")
@@ -231,7 +253,6 @@ def start_run(experiment: str, run_name: str, tags: dict[str, str], offline: boo
         print(f"tracking server unreachable: run {run.run_id} is kept in {run.outbox.path} "
               "until the server answers (or `tracker sync`)", file=sys.stderr, flush=True)
         return run
-    exp_id = ensure_experiment(c, experiment)
     run = c.create_run(exp_id, run_name=run_name, tags={**tags, **_liveness()})
     live = Run(c, run.info.run_id, exp_id)
     if system_metrics:
@@ -240,10 +261,9 @@ def start_run(experiment: str, run_name: str, tags: dict[str, str], offline: boo
 
 
 @edge
-def attach_run(run_id: str, system_metrics: bool = False) -> Run:
+def attach_run(run_id: str, system_metrics: bool = False, wait: float = 0.0) -> Run:
     """Reopen an existing run (resume): RUNNING again, with this process as its owner."""
-    c = client()
-    info = get(c, run_id).info
+    c, info = _connect(wait, f"resuming {run_id}", lambda c: get(c, run_id).info)
     c.update_run(run_id, status="RUNNING")
     c.log_batch(run_id, tags=[RunTag(k, v) for k, v in _liveness().items()])
     live = Run(c, run_id, info.experiment_id)

@@ -5,10 +5,13 @@ sender and `tracker sync` both use apply_op), and every run's outbox once the se
 """
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 from typing import Callable
 
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from ..errors import TrackingError
@@ -18,6 +21,8 @@ from .outbox import Outbox
 from .uri import local_uri, redact
 
 
+# a unique key violated, as PostgreSQL, SQLite and MySQL word it
+DUPLICATE = re.compile(r"UniqueViolation|duplicate key|UNIQUE constraint failed|Duplicate entry")
 Rebuild = Callable[[str], object]  # local run id -> its ml.served.Package, from its checkpoint
 
 
@@ -36,9 +41,7 @@ def apply_op(c: MlflowClient, box: Outbox, op: dict, rebuild: Rebuild | None = N
         if Path(op["path"]).exists():
             c.log_artifact(run_id, op["path"], op["dir"])
     elif kind == "inputs":
-        from .inputs import entity
-
-        c.log_inputs(run_id, datasets=[entity(d) for d in op["datasets"]])
+        _log_inputs(c, run_id, op["datasets"])
     elif kind == "terminate":
         c.set_terminated(run_id, op["status"], op["end_time"])
     elif kind == "model":
@@ -47,6 +50,22 @@ def apply_op(c: MlflowClient, box: Outbox, op: dict, rebuild: Rebuild | None = N
         logged_model.log(c, run_id, rebuild(box.key))
     else:
         raise ValueError(f"unknown buffered op {kind!r}")
+
+
+def _log_inputs(c: MlflowClient, run_id: str, datasets: list[dict], tries: int = 3) -> None:
+    """MLflow's store looks the datasets up, then inserts those it lacks: runs started at once
+    that read the same data race to insert it, and all but one hit the unique key. The insert
+    is rolled back, and the next try finds the dataset the winner inserted."""
+    from .inputs import entity
+
+    for attempt in range(tries):
+        try:
+            c.log_inputs(run_id, datasets=[entity(d) for d in datasets])
+            return
+        except MlflowException as e:
+            if attempt == tries - 1 or not DUPLICATE.search(str(e)):
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 @edge

@@ -9,7 +9,7 @@ import time
 import urllib.error
 import urllib.request
 
-from ..errors import TrackingError
+from ..errors import TrackingError, Unreachable
 from ..settings import URI_ENV, embedded_uri, store_root, tracking_uri
 
 __all__ = ["tracking_uri", "local_uri", "is_local", "redact", "check_reachable",
@@ -46,7 +46,7 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
     except urllib.error.HTTPError:
         return  # it answered; auth or routing is the server's business
     except (OSError, ValueError) as e:
-        raise TrackingError(f"tracking server {redact(uri)} is unreachable ({e.__class__.__name__}); "
+        raise Unreachable(f"tracking server {redact(uri)} is unreachable ({e.__class__.__name__}); "
                             f"start it (tracker server), unset {URI_ENV}, or train "
                             f"--offline to buffer the run on disk") from None
 
