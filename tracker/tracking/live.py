@@ -221,8 +221,8 @@ def _connect(wait: float, what: str, first: Callable[[MlflowClient], T]) -> tupl
             c = client()
             return c, first(c)
         except (Unreachable, MlflowException) as e:
-            if not isinstance(e, Unreachable) and not unreachable(e):
-                raise
+            if not isinstance(e, Unreachable) and (is_local(local_uri()) or not unreachable(e)):
+                raise  # an answer that says no, or the embedded store's own error
             if time.time() >= deadline or not wait_up(deadline - time.time(), what):
                 if isinstance(e, Unreachable):
                     raise
