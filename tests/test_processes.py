@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from helpers import all_runs, sets, store_client
-from tracker.testkit.servers import free_port, wait_http
+from tracker.testkit.servers import free_port
+from tracker.tracking.server import wait_answers
 
 N = 8
 
@@ -48,7 +49,7 @@ def test_tracker_server_stops_its_whole_group_on_a_signal(signum):
     port = free_port()
     proc = _tracker("server", "--port", str(port), "--workers", "2")
     try:
-        wait_http(f"http://127.0.0.1:{port}/health", timeout=180, proc=proc)
+        wait_answers(f"http://127.0.0.1:{port}/health", proc, 180)
         group = None
         for _ in range(100):  # the mlflow server's own group: the child of tracker's process
             kids = subprocess.run(["ps", "-o", "pid=", "--ppid", str(proc.pid)], capture_output=True,

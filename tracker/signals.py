@@ -1,10 +1,14 @@
-"""Signals a training run answers: SIGTERM, SIGINT and SIGHUP end it KILLED, never mid-save.
+"""Signals a training run answers: SIGTERM, SIGINT and SIGHUP end it KILLED, never mid-save;
+and the one way a process group this project started is stopped (a server, a test's services).
 
     tracker train experiments/mnist-demo.toml   # then: kill -TERM PID
 """
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import time
 from contextlib import contextmanager
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -50,3 +54,30 @@ class SignalGuard:
             self.deferring = False
         if self.pending is not None:
             raise Interrupted(self.pending)
+
+
+def stop_group(proc: subprocess.Popen, grace: float = 20.0, first: int = signal.SIGTERM) -> None:
+    """A process started with start_new_session and every process of its group: `first`, then
+    SIGKILL for whatever is left after `grace` s (members that outlive the leader included)."""
+    try:
+        os.killpg(proc.pid, first)
+    except ProcessLookupError:
+        proc.poll()
+        return
+    deadline = time.time() + grace
+    while time.time() < deadline and _group_alive(proc):
+        time.sleep(0.1)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _group_alive(proc: subprocess.Popen) -> bool:
+    proc.poll()  # reaps the leader once it exits
+    try:
+        os.killpg(proc.pid, 0)
+        return True
+    except ProcessLookupError:
+        return False

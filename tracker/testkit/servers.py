@@ -9,8 +9,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+
+from ..signals import stop_group
+from ..tracking.server import wait_answers
 
 MLFLOW = str(Path(sys.executable).with_name("mlflow"))
 
@@ -19,19 +23,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 120, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{url}: server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer in {timeout} s")
 
 
 class MlflowServer:
@@ -56,22 +47,12 @@ class MlflowServer:
              "--workers", "1", *self.extra],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, **(self.env or {})})
-        wait_http(self.url + "/health", proc=self.proc)
+        wait_answers(self.url + "/health", self.proc, 120)
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        if self.proc:  # workers of the group that outlive the parent
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        if self.proc:  # the server and its workers (its group)
+            stop_group(self.proc, 30)
         self.proc = None
 
 
@@ -92,13 +73,12 @@ class ModelServer(MlflowServer):
              "--host", "127.0.0.1", "--port", str(self.port)],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, **self.env})
-        wait_http(self.url + "/ping", proc=self.proc)
+        wait_answers(self.url + "/ping", self.proc, 120, "mlflow models serve")
         return self
 
     def invoke(self, payload: dict) -> tuple[int, dict]:
         """POST /invocations: (HTTP status, the JSON answer)."""
         import json
-        import urllib.error
 
         request = urllib.request.Request(self.url + "/invocations", json.dumps(payload).encode(),
                                          {"Content-Type": "application/json"})
@@ -144,11 +124,7 @@ class RayHead:
         """The whole node at once: its processes (GCS, raylet, workers) share the group, and
         a graceful SIGTERM makes `ray start --block` wait about 30 s."""
         if self.proc:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait()
+            stop_group(self.proc, 0, signal.SIGKILL)
         self.proc = None
         shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -204,8 +180,7 @@ class Postgres:
     def restart(self, down: float = 0.0) -> None:
         """An outage: fast shutdown (the data kept), `down` s with no database, then up again
         on the same port (and with any ALTER SYSTEM setting applied)."""
-        os.killpg(self.proc.pid, signal.SIGINT)
-        self.proc.wait(timeout=60)
+        stop_group(self.proc, 60, signal.SIGINT)
         time.sleep(down)
         self._serve()
 
@@ -218,9 +193,8 @@ class Postgres:
                 return cur.fetchone()[0]
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)  # fast shutdown
-            self.proc.wait(timeout=30)
+        if self.proc:
+            stop_group(self.proc, 30, signal.SIGINT)  # fast shutdown
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -243,7 +217,7 @@ class MotoS3:
         self.proc = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1",
                                       "-p", str(self.port)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
-        wait_http(self.url + "/moto-api/", proc=self.proc)
+        wait_answers(self.url + "/moto-api/", self.proc, 120, "moto_server")
         self.client().create_bucket(Bucket=self.bucket)
         return self
 
@@ -258,9 +232,8 @@ class MotoS3:
         return [o["Key"] for page in pages for o in page.get("Contents", [])]
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=30)
+        if self.proc:
+            stop_group(self.proc, 30)
 
 
 def stack_flags(backend: str, bucket: str) -> dict[str, str]:

@@ -5,7 +5,6 @@ as a whole (its process group) by SIGTERM, SIGHUP or Ctrl-C.
 """
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..settings import URI_ENV, child_env, embedded_uri, env_or, store_root
-from ..signals import STOP_SIGNALS, Interrupted
+from ..signals import STOP_SIGNALS, Interrupted, stop_group
 
 UI_VIEW = "?workflowType=machine_learning"  # the UI's model-training view (runs table, registry)
 
@@ -35,16 +34,21 @@ def mlflow_command(host: str, port: int, backend: str | None, artifacts: str | N
 
 
 def wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
+    wait_answers(url + "/health", proc, timeout)
+
+
+def wait_answers(url: str, proc: subprocess.Popen, timeout: float, what: str = "mlflow server") -> None:
+    """Until a GET of `url` succeeds; one line (UserError) if `proc` exits first or `timeout` s pass."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise UserError(f"mlflow server exited with code {proc.returncode} before {url} answered")
+            raise UserError(f"{what} exited with code {proc.returncode} before {url} answered")
         try:
-            with urllib.request.urlopen(url + "/health", timeout=2):
+            with urllib.request.urlopen(url, timeout=2):
                 return
         except OSError:
             time.sleep(0.5)
-    raise UserError(f"mlflow server did not answer {url}/health within {timeout:.0f} s")
+    raise UserError(f"{what} did not answer {url} within {timeout:.0f} s")
 
 
 # MLflow's default pool (5 + 10 connections a worker) froze a server with 32 runs logging at
@@ -61,27 +65,7 @@ def start(cmd: list[str], env: dict | None = None, log=None) -> subprocess.Popen
 
 def stop(proc: subprocess.Popen, grace: float = 20.0) -> None:
     """The server and every process of its group: SIGTERM, then SIGKILL after `grace` s."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.time() + grace
-    while time.time() < deadline and _group_alive(proc):
-        time.sleep(0.1)
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
-
-
-def _group_alive(proc: subprocess.Popen) -> bool:
-    proc.poll()  # reaps the leader once it exits
-    try:
-        os.killpg(proc.pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
+    stop_group(proc, grace)
 
 
 def _raise(signum, frame):
