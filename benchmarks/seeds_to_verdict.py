@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tracker.config import read_toml
+from tracker.config import read_toml, split_grid
 from tracker.results.sequential import level, step
 from tracker.results.verdicts import judge
 
@@ -95,9 +95,9 @@ looks = [3, 5, 10]
 
 
 def real(data: str, keep: str | None, epochs: int) -> None:
-    base = read_toml(ROOT / "experiments" / "mnist-demo.toml")
+    base, _ = split_grid(read_toml(ROOT / "experiments" / "mnist-demo.toml"))
     lines = [f"{k} = {v!r}".replace("'", '"').replace("True", "true").replace("False", "false")
-             for k, v in base.items() if k not in ("grid", "study", "experiment", "epochs", "lr")]
+             for k, v in base.items() if k not in ("experiment", "epochs", "lr")]
     folder = Path(keep or tempfile.mkdtemp())
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "lr-study.toml"

@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tracker.settings import embedded_uri
 from tracker.testkit.fakedata import write_mnist
 
 IMPORTS = {"torch": "import torch", "torchvision": "import torch, torchvision",
@@ -52,8 +53,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = write_mnist(Path(tmp) / "data", n_train=512, n_test=256)
         for i in range(args.rounds):
-            for name, tree in trees.items():  # in turn, so both see the same machine
-                store = Path(tmp) / f"store{i}-{len(found[name][0])}-{abs(hash(name))}"
+            for j, (name, tree) in enumerate(trees.items()):  # in turn, so both see the same machine
+                store = Path(tmp) / f"store{i}-{j}"
                 env = {**os.environ, "TRACKER_STORE": str(store), "TRACKER_PROGRESS": "0"}
                 env.pop("MLFLOW_TRACKING_URI", None)
                 if tree:
@@ -63,7 +64,7 @@ def main() -> None:
                                  "--set", "batch_size=64"], env)
                 from mlflow.tracking import MlflowClient
 
-                c = MlflowClient(f"sqlite:///{store}/mlflow.db")
+                c = MlflowClient(embedded_uri(store))
                 (run,) = c.search_runs([c.get_experiment_by_name("tracker").experiment_id])
                 for values, v in zip(found[name], (total, float(run.data.tags["tracker.wall_s"]),
                                                    (run.info.end_time - run.info.start_time) / 1000)):

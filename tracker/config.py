@@ -91,7 +91,7 @@ class RunConfig:
 
     @property
     def name(self) -> str:
-        return self.run_name or f"{model_name(dataclasses.asdict(self))}-seed{self.seed}"
+        return self.run_name or f"{model_name(vars(self))}-seed{self.seed}"
 
     def as_params(self) -> dict[str, str]:
         """The config verbatim, as MLflow params (None is logged as an empty string)."""
@@ -228,10 +228,6 @@ def make_config(values: dict[str, Any]) -> RunConfig:
     return RunConfig(**values)
 
 
-def load_config(path: str | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
-    """The base config of PATH with overrides applied; for a file with a [grid], one point of
-    it (each grid key from the overrides, else its first value): see grid_point."""
-    return grid_point(path, overrides)[0]
 
 
 def grid_point(path: str | None, overrides: dict[str, Any] | None = None) -> tuple[RunConfig, str]:

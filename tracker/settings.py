@@ -60,12 +60,13 @@ def store_root() -> Path:
     return Path(os.environ.get(STORE_ENV, DEFAULT_STORE)).resolve()
 
 
-def store_db() -> Path:
-    return store_root() / "mlflow.db"
+def store_db(root: Path | None = None) -> Path:
+    """The embedded store's SQLite file, under `root` (default: store_root())."""
+    return (root or store_root()) / "mlflow.db"
 
 
-def embedded_uri() -> str:
-    return f"{SQLITE}{store_db()}"
+def embedded_uri(root: Path | None = None) -> str:
+    return f"{SQLITE}{store_db(root)}"
 
 
 def uri_env() -> str:
@@ -88,9 +89,6 @@ def data_dir_env() -> str | None:
     return os.environ.get(DATA_ENV) or None
 
 
-def data_dir() -> str:
-    """TRACKER_DATA_DIR when set, else ./data."""
-    return data_dir_env() or DEFAULT_DATA_DIR
 
 
 def progress() -> bool:

@@ -96,7 +96,7 @@ def runs_cmd(experiment, filter_string, stale, older_than, mark_killed, fmt):
         what = "no stale runs" if stale else "no runs match the filter" if filter_string else "no runs"
         click.echo(f"{what} in {where}", err=True)
         return
-    names_by_id = None if experiment else {e["experiment_id"]: e["name"] for e in store.experiments()}
+    names_by_id = None if experiment else store.experiment_names()
     click.echo(render.table(listing.runs_table(found, names_by_id), fmt), nl=False)
 
 

@@ -62,8 +62,7 @@ def load_split(name: str, data_dir: str | os.PathLike, train: bool, download: bo
             f"dataset {name} not found under {root / meta.folder}: expected {', '.join(meta.files)} "
             f"({hint}: {str(e).splitlines()[0][:120] if str(e) else e.__class__.__name__}); "
             f"point --data-dir or {DATA_ENV} at the folder that holds {meta.folder.split('/')[0]}") from None
-    images = torch.as_tensor(np.asarray(ds.data))
-    images = images.unsqueeze(1) if images.ndim == 3 else images.permute(0, 3, 1, 2)
+    images = nchw(torch.as_tensor(np.asarray(ds.data)))
     labels = torch.as_tensor(np.asarray(ds.targets), dtype=torch.int64)
     if limit:
         images, labels = images[:limit], labels[:limit]
@@ -153,6 +152,30 @@ def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
     return t.to(device)
 
 
+def nchw(images: torch.Tensor) -> torch.Tensor:
+    """Images as their dataset stores them (N x H x W, or N x H x W x C: Dataset.stored_shape)
+    as N x C x H x W."""
+    return images.unsqueeze(1) if images.ndim == 3 else images.permute(0, 3, 1, 2)
+
+
+def stored(images: torch.Tensor) -> torch.Tensor:
+    """N x C x H x W images as their dataset stores them: nchw's inverse."""
+    return images.squeeze(1) if images.shape[1] == 1 else images.permute(0, 2, 3, 1)
+
+
+def pixel_stats(dataset: str, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The dataset's normalization on 0-255 pixels: its mean and std x 255, 1 x C x 1 x 1."""
+    meta = DATASETS[dataset]
+    shape = (1, len(meta.mean), 1, 1)
+    return (torch.tensor(meta.mean, device=device).view(shape) * 255,
+            torch.tensor(meta.std, device=device).view(shape) * 255)
+
+
+def on_host(augment: str) -> bool:
+    """The albumentations pipeline works per image on the CPU: its training split stays there."""
+    return augment == "albumentations"
+
+
 class Batches:
     """Shuffled, normalized, optionally augmented batches from a Split on one device.
 
@@ -165,14 +188,11 @@ class Batches:
     def __init__(self, split: Split, dataset: str, batch_size: int, device: torch.device,
                  shuffle: bool = False, augment: str = "none", seed: int = 0,
                  channels_last: bool = False):
-        home = torch.device("cpu") if augment == "albumentations" else device
+        home = torch.device("cpu") if on_host(augment) else device
         self.images = split.images.to(home)
         self.labels = split.labels.to(home)
         self.batch_size, self.shuffle, self.device = batch_size, shuffle, device
-        meta = DATASETS[dataset]
-        shape = (1, len(meta.mean), 1, 1)
-        self.mean = torch.tensor(meta.mean, device=device).view(shape) * 255
-        self.std = torch.tensor(meta.std, device=device).view(shape) * 255
+        self.mean, self.std = pixel_stats(dataset, device)
         self.generator = torch.Generator().manual_seed(seed)
         self.augment = augment
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format

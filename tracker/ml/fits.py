@@ -24,7 +24,7 @@ WARN_SHARE = 0.5  # warn when the estimate is over this share of the memory avai
 CUDA_LIBRARIES = GiB // 2
 
 
-def available_bytes(device: torch.device) -> int | None:
+def available_bytes(device: torch.device) -> int:
     """Memory free for this run: its GPU's free memory (less the libraries still to load, and
     within a Ray task's share of the GPU), what Metal recommends on MPS, else the host's."""
     if device.type == "cuda":
@@ -80,8 +80,6 @@ def check(model: torch.nn.Module, in_shape: tuple[int, ...], batch_size: int, tr
     fixed = data_bytes + copies * sum(p.numel() * p.element_size() for p in model.parameters())
     need = per_image * batch_size + fixed
     free = available_bytes(device)
-    if free is None:
-        return need
     if need > free:
         fits = max(1, int((free - fixed) // per_image)) if free > fixed else 0
         raise ConfigError(f"config key 'batch_size': a batch of {batch_size:,} needs about "

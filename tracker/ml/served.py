@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .data import nchw, pixel_stats, stored
 from .datasets import DATASETS
 from .train import TTA_SHIFTS, shift
 
@@ -27,15 +28,13 @@ class Served(nn.Module):
 
     def __init__(self, net: nn.Module, dataset: str, tta: bool):
         super().__init__()
-        meta = DATASETS[dataset]
-        shape = (1, len(meta.mean), 1, 1)
-        self.net, self.tta, self.colour = net, tta, len(meta.mean) > 1
-        self.register_buffer("mean", torch.tensor(meta.mean).view(shape) * 255)
-        self.register_buffer("std", torch.tensor(meta.std).view(shape) * 255)
+        self.net, self.tta = net, tta
+        mean, std = pixel_stats(dataset)
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = images.permute(0, 3, 1, 2) if self.colour else images.unsqueeze(1)
-        x = x.float().sub(self.mean).div(self.std)
+        x = nchw(images).float().sub(self.mean).div(self.std)
         if self.tta:
             views = torch.cat([shift(x, dy, dx) for dy, dx in TTA_SHIFTS])
             # unflatten, not view(k, len(x), -1): len() would fix the exported batch size
@@ -54,10 +53,9 @@ class Package:
     facts: dict
 
 
-def stored(images: torch.Tensor) -> np.ndarray:
-    """A Split's uint8 N x C x H x W images as their dataset stores them (Dataset.stored_shape)."""
-    x = images.squeeze(1) if images.shape[1] == 1 else images.permute(0, 2, 3, 1)
-    return np.ascontiguousarray(x.cpu().numpy())
+def as_served(images: torch.Tensor) -> np.ndarray:
+    """A Split's uint8 N x C x H x W images as a served model takes them: as stored."""
+    return np.ascontiguousarray(stored(images).cpu().numpy())
 
 
 def package(net: nn.Module, dataset: str, tta: bool, images: torch.Tensor) -> Package:
@@ -69,4 +67,4 @@ def package(net: nn.Module, dataset: str, tta: bool, images: torch.Tensor) -> Pa
              "tta": bool(tta),
              "input": f"uint8 pixels 0-255, {shape} (as {dataset} stores them)",
              "output": "class (the predicted class index) and probabilities (one per class)"}
-    return Package(Served(net.cpu().eval(), dataset, tta).eval(), stored(images[:2]), facts)
+    return Package(Served(net.cpu().eval(), dataset, tta).eval(), as_served(images[:2]), facts)

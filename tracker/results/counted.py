@@ -101,14 +101,19 @@ class Counted:
         counts = self.reason[self.reason != ""].value_counts().to_dict()
         return {str(k): int(v) for k, v in counts.items()}
 
+    def _conditions(self):
+        """(label, counted rows) of each condition, in the order the conditions first appear."""
+        for key, group in self.counted.groupby(self.by, sort=False):
+            yield label(self.by, key if isinstance(key, tuple) else (key,)), group
+
     def groups(self) -> dict[str, list[RunRecord]]:
         """Each condition's counted runs, by label, in the order the conditions first appear."""
         by_id = {r.run_id: r for r in self.runs}
-        out: dict[str, list[RunRecord]] = {}
-        for key, group in self.counted.groupby(self.by, sort=False):
-            key = key if isinstance(key, tuple) else (key,)
-            out[label(self.by, key)] = [by_id[rid] for rid in group["_run_id"]]
-        return out
+        return {lab: [by_id[rid] for rid in group["_run_id"]] for lab, group in self._conditions()}
+
+    def values(self) -> dict[str, list[float]]:
+        """Each condition's judged metric over its counted runs, by label."""
+        return {lab: list(group[self.judged]) for lab, group in self._conditions()}
 
     def footnote(self) -> str:
         excluded = self.excluded

@@ -16,7 +16,6 @@ from typing import Callable
 from ..errors import UserError
 from ..study import DEFAULT_LOOKS, Study
 from . import sweep
-from .executors import _ray_pool, run_points
 
 
 def plan(config_file: str, sets: tuple[str, ...] = (), extra: dict | None = None) -> sweep.Plan:
@@ -38,27 +37,23 @@ def _samples(parent_id: str, conditions: list[str]):
         comparison = compare(None, parent_id)
     except UserError:  # nothing counts yet: the first look
         return {c: [] for c in conditions}, None
-    values = {c: [] for c in conditions}
-    for lab, group in comparison.counted.counted.groupby(comparison.counted.by, sort=False):
-        key = lab if isinstance(lab, tuple) else (lab,)
-        values[" ".join(f"{k}={v}" for k, v in zip(comparison.counted.by, key))] = list(
-            group[comparison.counted.judged])
-    return values, comparison
+    return {**{c: [] for c in conditions}, **comparison.counted.values()}, comparison
 
 
 def until_decided(p: sweep.Plan, config_file: str, workers: int = 1, echo: Callable[[str], None] = print,
                   ray: dict | None = None) -> tuple[str, dict[str, int], object]:
     """Run the plan look by look; returns (parent id, counts by outcome, the final comparison)."""
     from ..results import sequential
+    from .executors import ray_pool, run_points  # torch: not for --dry-run
     from .parent import Parent
 
     study = p.study
     by_condition = sweep.planned(p)
     points = {c: sorted((pt for pt in p.points if pt.cfg.name in names), key=lambda pt: pt.cfg.seed)
               for c, names in by_condition.items()}
-    tasks = _ray_pool(p, ray)
+    tasks = ray_pool(p, ray)
     state = sweep.open_parent(p, config_file)
-    parent = Parent(state.parent_id, by_condition, echo)
+    parent = Parent(state.parent_id, by_condition)
     before = set(state.done)  # FINISHED before this invocation: skipped, look by look
     counts = {"skipped": 0, "finished": 0, "failed": 0}
     comparison, look = None, 0

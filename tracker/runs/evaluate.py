@@ -14,10 +14,10 @@ import torch
 from ..errors import UserError
 from ..ml.data import EVAL_BATCH, Batches, Split, load_split
 from ..ml.datasets import DATASETS
-from ..ml.served import stored
+from ..ml.served import as_served
 from ..results import outcomes
 from ..tracking import names
-from .job import lifetime, source
+from .job import lifetime
 
 
 @dataclass
@@ -39,7 +39,7 @@ def served_predictions(loaded, test: Split) -> tuple[torch.Tensor, float]:
     probabilities (clamped at float32's smallest normal, where a probability underflows)."""
     preds, loss = [], 0.0
     for i in range(0, len(test), SERVED_BATCH):
-        classes, probabilities = loaded.predict(stored(test.images[i:i + SERVED_BATCH]))
+        classes, probabilities = loaded.predict(as_served(test.images[i:i + SERVED_BATCH]))
         truth = test.labels[i:i + SERVED_BATCH].numpy()
         picked = probabilities[np.arange(len(truth)), truth].astype(np.float64)
         loss -= np.log(np.maximum(picked, np.finfo(np.float32).tiny)).sum()
@@ -76,7 +76,7 @@ def evaluate_uri(uri: str, dataset: str, data_dir: str, download: bool = True,
         predicted, loss_sum = predictions(loaded.network, batches)
     n = len(test.labels)
     run = live.start_run(experiment, "eval-" + uri.replace("/", "_").replace(":", ""),
-                         {names.KIND: names.EVALUATE, names.MODEL_URI: uri, **source(None, "tracker evaluate")})
+                         {names.KIND: names.EVALUATE, names.MODEL_URI: uri, **names.source(None, "tracker evaluate")})
     with lifetime(run):
         run.log_params({"model_uri": uri, "dataset": dataset, "n_test": n})
         out = outcomes.log(run, 0, dataset, test.images, test.labels, predicted)

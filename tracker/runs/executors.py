@@ -38,9 +38,9 @@ def execute(p: sweep.Plan, config_file: str, workers: int = 1,
 
     if p.study is not None and p.study.looks:  # looks are for --until-decided; this is one look
         p = dataclasses.replace(p, study=dataclasses.replace(p.study, looks=()))
-    tasks = _ray_pool(p, ray)  # refuses a local store, or a missing Ray, before any run exists
+    tasks = ray_pool(p, ray)  # refuses a local store, or a missing Ray, before any run exists
     state = sweep.open_parent(p, config_file)
-    parent = Parent(state.parent_id, sweep.planned(p), echo)
+    parent = Parent(state.parent_id, sweep.planned(p))
     counts = {"skipped": 0, "finished": 0, "failed": 0}
     try:
         counts = run_points(p, state, p.points, config_file, workers, echo, tasks, parent)
@@ -51,7 +51,7 @@ def execute(p: sweep.Plan, config_file: str, workers: int = 1,
     return state.parent_id, counts
 
 
-def _ray_pool(p: sweep.Plan, ray: dict | None):
+def ray_pool(p: sweep.Plan, ray: dict | None):
     if ray is None:
         return None
     from .ray_executor import RayPool
@@ -60,7 +60,7 @@ def _ray_pool(p: sweep.Plan, ray: dict | None):
 
 
 def run_points(p: sweep.Plan, state: sweep.State, points: list, config_file: str, workers: int,
-               echo: Callable[[str], None], tasks=None, parent=None) -> dict[str, int]:
+               echo: Callable[[str], None], tasks, parent) -> dict[str, int]:
     """Run those of `points` that have not FINISHED (one after another, in worker processes, or
     as Ray tasks); after each ends, the parent run is updated. Returns counts by outcome."""
     todo = [pt for pt in points if pt.cfg.name not in state.done]
@@ -77,8 +77,7 @@ def run_points(p: sweep.Plan, state: sweep.State, points: list, config_file: str
         ended.add(name)
         if outcome == "finished":
             state.done.add(name)
-        if parent is not None:
-            parent.update(ended)
+        parent.update(ended)
 
     if tasks is not None:
         futures = {tasks.submit(*args, rid): args[0].name for args, rid in zip(jobs, resume_ids)}

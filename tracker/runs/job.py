@@ -37,7 +37,7 @@ def train(cfg: RunConfig, config_file: str | None = None, tags: dict | None = No
 
     p = prepare(cfg, threads)  # bad input fails here, before the run exists
     run = live.start_run(cfg.experiment, cfg.name, {
-        **source(config_file, "tracker train"), names.GIT_COMMIT: p.params["git_commit"],
+        **names.source(config_file, "tracker train"), names.GIT_COMMIT: p.params["git_commit"],
         names.KIND: names.TRAIN, **(tags or {})}, offline=offline, system_metrics=cfg.system_metrics,
         wait=wait)
 
@@ -52,11 +52,6 @@ def train(cfg: RunConfig, config_file: str | None = None, tags: dict | None = No
 
     train_into(p, run, setup, None)
     return Outcome(run.run_id, run.buffered)
-
-
-def source(config_file: str | None, command: str) -> dict[str, str]:
-    """MLflow's source tags, which fill the UI's Source column: the experiment file, else the command."""
-    return {names.SOURCE_NAME: config_file or command, names.SOURCE_TYPE: "LOCAL"}
 
 
 @contextmanager

@@ -43,23 +43,23 @@ def bands(histories: list[dict[str, list[float]]], key: str) -> dict[str, list[f
 class Parent:
     """The parent run of one sweep, opened by this process for the sweep's length."""
 
-    def __init__(self, parent_id: str, planned: dict[str, set[str]], echo=print):
+    def __init__(self, parent_id: str, planned: dict[str, set[str]]):
         from ..tracking import live
 
-        self.id, self.planned, self.echo = parent_id, planned, echo
+        self.id, self.planned = parent_id, planned
         self.run = live.attach_run(parent_id)
         self.curves_at: dict[str, int] = {}  # condition -> n whose curves were logged last
         self.ended: set[str] = set()
         self.stale = False  # an update was skipped (the server was away): the end tries again
 
-    def update(self, ended: set[str], comparison=None) -> object:
+    def update(self, ended: set[str]) -> object:
         """The description, the artifacts and the curves of the conditions whose planned runs
         (by name) have all ended; returns the comparison (None while none counts yet)."""
         from ..results.compare import compare
 
         self.ended = set(ended)
         try:
-            comparison = comparison or compare(None, self.id)
+            comparison = compare(None, self.id)
         except UserError as e:  # no run counts yet, or the server is away: the next update catches up
             self.stale = not str(e).startswith("no runs match")
             print(f"parent run {self.id} not updated: {e}", file=sys.stderr, flush=True)

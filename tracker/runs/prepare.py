@@ -18,7 +18,7 @@ import torch
 from ..config import RunConfig
 from ..errors import ConfigError
 from ..ml import fingerprint, fits
-from ..ml.data import Split, load_split, split_val
+from ..ml.data import Split, load_split, on_host, split_val
 from ..ml.device import channels_last, effective_precision, pick_device, set_threads, use
 from ..ml.models import IN_SHAPE, build_model, count_params, receptive_field
 
@@ -74,7 +74,7 @@ def prepare(cfg: RunConfig, threads: int | None = None) -> Prepared:
     test = load_split(cfg.dataset, cfg.data_dir, False, cfg.download, cfg.test_limit)
     train, val = split_val(train, cfg.val_split, cfg.seed) if cfg.val_split else (train, None)
     # the splits the device holds (uint8: a byte an element); albumentations keeps train on the host
-    held = [test, val] + ([] if cfg.augment == "albumentations" and device.type != "cpu" else [train])
+    held = [test, val] + ([] if on_host(cfg.augment) and device.type != "cpu" else [train])
     fits.check(model, IN_SHAPE[cfg.dataset], cfg.batch_size, len(train),
                sum(s.images.numel() for s in held if s is not None), device,
                fits.state_copies(cfg.optimizer, cfg.momentum, cfg.ema))

@@ -90,9 +90,9 @@ def run_point(cfg: RunConfig, config_file: str, tags: dict, threads: int | None 
     from ..tracking.uri import wait_up
     from . import job, resume
 
-    wait = outage_wait()  # an outage mid-sweep delays a run, fails none
-    wait_up(wait, f"starting {cfg.name}")
+    wait = outage_wait()  # an outage mid-sweep delays a run, fails none (the run's start waits)
     if resume_id:
+        wait_up(wait, f"resuming {cfg.name}")  # its checkpoint is read before the run reopens
         return resume.resume(resume_id, {"data_dir": cfg.data_dir, "download": cfg.download}, threads, wait)
     return job.train(cfg, config_file, tags=tags, threads=threads, wait=wait).run_id
 
@@ -128,7 +128,7 @@ def open_parent(p: Plan, config_file: str) -> State:
         store.set_status(parent_id, "RUNNING", _study_tag(p))  # the file's [study], as it is now
     else:
         tags = {names.KIND: names.SWEEP_KIND, names.SWEEP: p.name, names.GRID_KEYS: ",".join(p.grid),
-                names.SOURCE_NAME: config_file, names.SOURCE_TYPE: "LOCAL",
+                **names.source(config_file, "tracker sweep"),
                 **{names.GRID + k: json.dumps(v) for k, v in p.grid.items()}, **_study_tag(p)}
         parent_id = store.create_run(experiment, p.name, tags,
                                      {f"grid.{k}": json.dumps(v) for k, v in p.grid.items()},

@@ -28,6 +28,8 @@ def free_port() -> int:
 class MlflowServer:
     """`mlflow server` with a backend store and served artifacts; restartable on its port."""
 
+    READY, WHAT = "/health", "mlflow server"  # the path that answers once it is up; its name
+
     def __init__(self, backend: str, artifacts: str, port: int | None = None,
                  extra: list[str] | None = None, env: dict | None = None, log: Path | None = None):
         self.backend, self.artifacts = backend, artifacts
@@ -39,15 +41,16 @@ class MlflowServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def argv(self) -> list[str]:
+        return [MLFLOW, "server", "--host", "127.0.0.1", "--port", str(self.port),
+                "--backend-store-uri", self.backend, "--artifacts-destination", self.artifacts,
+                "--workers", "1", *self.extra]
+
     def start(self) -> "MlflowServer":
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL
-        self.proc = subprocess.Popen(
-            [MLFLOW, "server", "--host", "127.0.0.1", "--port", str(self.port),
-             "--backend-store-uri", self.backend, "--artifacts-destination", self.artifacts,
-             "--workers", "1", *self.extra],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, **(self.env or {})})
-        wait_answers(self.url + "/health", self.proc, 120)
+        self.proc = subprocess.Popen(self.argv(), stdout=out, stderr=subprocess.STDOUT,
+                                     start_new_session=True, env={**os.environ, **(self.env or {})})
+        wait_answers(self.url + self.READY, self.proc, 120, self.WHAT)
         return self
 
     def stop(self) -> None:
@@ -58,7 +61,9 @@ class MlflowServer:
 
 class ModelServer(MlflowServer):
     """`mlflow models serve` of a model URI (--env-manager local: this environment) with the
-    store it resolves the URI in; stopped as a process group, like MlflowServer."""
+    store it resolves the URI in; started and stopped like MlflowServer."""
+
+    READY, WHAT = "/ping", "mlflow models serve"
 
     def __init__(self, model_uri: str, tracking_uri: str, log: Path | None = None):
         # it starts `uvicorn` from PATH: this interpreter's bin/ goes first
@@ -66,15 +71,9 @@ class ModelServer(MlflowServer):
         super().__init__("", "", env={"MLFLOW_TRACKING_URI": tracking_uri, "PATH": path}, log=log)
         self.model_uri = model_uri
 
-    def start(self) -> "ModelServer":
-        out = open(self.log, "ab") if self.log else subprocess.DEVNULL
-        self.proc = subprocess.Popen(
-            [MLFLOW, "models", "serve", "-m", self.model_uri, "--env-manager", "local",
-             "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, **self.env})
-        wait_answers(self.url + "/ping", self.proc, 120, "mlflow models serve")
-        return self
+    def argv(self) -> list[str]:
+        return [MLFLOW, "models", "serve", "-m", self.model_uri, "--env-manager", "local",
+                "--host", "127.0.0.1", "--port", str(self.port)]
 
     def invoke(self, payload: dict) -> tuple[int, dict]:
         """POST /invocations: (HTTP status, the JSON answer)."""

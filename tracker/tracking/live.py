@@ -159,26 +159,21 @@ class Run:
     def local_path(self, name: str) -> str:
         """Where a file of this run is kept under the store until it is logged (and after, for
         a replay); log it with log_artifact."""
-        return str(self._local(name))
-
-    def _local(self, name: str) -> Path:
-        """A file kept under the store until it is logged (and after, for a replay)."""
         local = store_root() / "files" / self.run_id / name
         local.parent.mkdir(parents=True, exist_ok=True)
-        return local
+        return str(local)
 
     def log_text(self, text: str, name: str) -> None:
-        local = self._local(name)
+        local = Path(self.local_path(name))
         local.write_text(text)
         self.log_artifact(local, str(Path(name).parent) if "/" in name else None)
 
-    def log_model(self, served, wait: float | None = None) -> bool:
+    def log_model(self, served) -> bool:
         """Log the served model (ml.served.Package; loadable without tracker). After an outage,
         waits up to TRACKER_OUTAGE_WAIT s for the server; if it stays down, the model waits in
         the outbox for `tracker sync` (which rebuilds it from the checkpoint): False."""
         self.wait()
-        if wait is None:  # a run started --offline was told the server is down: one try, no wait
-            wait = 0.0 if self.offline else outage_wait()
+        wait = 0.0 if self.offline else outage_wait()  # --offline was told the server is down: one try
         if self.remote and not self.flush(wait):
             self.outbox.append({"op": "model"})
             return False

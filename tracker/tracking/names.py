@@ -52,3 +52,8 @@ LOOKS_DIR = "looks"  # an adaptive sweep's parent: the table at each look
 MODEL = "model"  # the name of a run's logged model: runs:/RUN_ID/model
 
 STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
+
+
+def source(config_file: str | None, command: str) -> dict[str, str]:
+    """MLflow's source tags, which fill the UI's Source column: the experiment file, else the command."""
+    return {SOURCE_NAME: config_file or command, SOURCE_TYPE: "LOCAL"}

@@ -49,6 +49,12 @@ def experiments() -> list[dict]:
 
 
 @edge
+def experiment_names() -> dict[str, str]:
+    """The store's active experiments: id -> name (no runs read)."""
+    return {e.experiment_id: e.name for e in client().search_experiments(view_type=ViewType.ACTIVE_ONLY)}
+
+
+@edge
 def get_run(run_id: str) -> RunRecord:
     return record(get(client(), run_id))
 

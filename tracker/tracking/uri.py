@@ -12,8 +12,7 @@ import urllib.request
 from ..errors import TrackingError, Unreachable
 from ..settings import URI_ENV, embedded_uri, store_root, tracking_uri
 
-__all__ = ["tracking_uri", "local_uri", "is_local", "redact", "check_reachable",
-           "server_up"]
+__all__ = ["local_uri", "is_local", "redact", "check_reachable", "server_up", "wait_up"]
 
 
 def is_local(uri: str) -> bool:
