@@ -63,7 +63,6 @@ def test_interval_welch_p_and_tost_match_statsmodels_and_scipy(confidence):
         expected = sm.tconfint_diff(alpha=1 - confidence, usevar="unequal")
         assert w.interval(confidence) == pytest.approx(expected, rel=1e-9)
         assert w.p() == pytest.approx(sp.ttest_ind(row, base, equal_var=False).pvalue, rel=1e-9)
-        assert w.p() == pytest.approx(stats.welch_p(row, base), rel=1e-12)
         for margin in (0.001, 0.004, 0.02):
             expected = ttost_ind(row, base, -margin, margin, usevar="unequal")[0]
             assert w.tost_p(margin) == pytest.approx(expected, rel=1e-9)

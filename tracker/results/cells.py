@@ -12,14 +12,14 @@ import math
 import pandas as pd
 
 from . import confounds
-from .counted import JUDGED
+from .counted import JUDGED, label
 
 TITLES = {"final": "test final %", "best_val": "test @ best val %", "best_test": "test best % (picked on test)"}
 DESCRIBED = {"final": "the final test accuracy (the last epoch's)",
              "best_val": "the test accuracy at each run's best validation epoch",
              "best_test": "each run's best test accuracy over its epochs (selected on the test set: biased up)"}
 OTHER_TITLES = (("test_acc_final", TITLES["final"]), ("test_acc_at_best_val", TITLES["best_val"]),
-                ("test_acc_best", "test best % (picked on test)"), ("train_acc_best", "train best %"))
+                ("test_acc_best", TITLES["best_test"]), ("train_acc_best", "train best %"))
 
 
 def missing(v) -> bool:
@@ -75,10 +75,6 @@ def cells(comparison) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _label(row: dict, by: list[str]) -> str:
-    return " ".join(f"{k}={row[k]}" for k in by)
-
-
 def notes(comparison) -> list[str]:
     """The lines under the table: the analysis, each verdict's reason, power, confounds."""
     rows, by, study = comparison.rows.to_dict("records"), comparison.counted.by, comparison.study
@@ -87,20 +83,20 @@ def notes(comparison) -> list[str]:
     out = [f"judged on {DESCRIBED[metric]}; baseline {comparison.baseline}"
            f"{'' if study.baseline else ' (the best mean)'}; {margin}; alpha {study.alpha:g}"
            + (f"; looks {', '.join(map(str, study.looks))} seeds per condition" if study.looks else "")]
-    if comparison.declared is not None and comparison.declared.differences(study):
-        out.append("this analysis differs from the one the sweep declared: "
-                   + "; ".join(comparison.declared.differences(study)))
+    differs = comparison.declared.differences(study) if comparison.declared is not None else []
+    if differs:
+        out.append("this analysis differs from the one the sweep declared: " + "; ".join(differs))
     for r in rows:
         if not r["baseline"]:
-            out.append(f"{_label(r, by)} vs {comparison.baseline}: {r['verdict_reason']}")
-    power = [f"{_label(r, by)} {r['detectable_diff'] * 100:.2f} pp" for r in rows
+            out.append(f"{label(by, [r[k] for k in by])} vs {comparison.baseline}: {r['verdict_reason']}")
+    power = [f"{label(by, [r[k] for k in by])} {r['detectable_diff'] * 100:.2f} pp" for r in rows
              if not r["baseline"] and not missing(r["detectable_diff"])]
     if power:
         ns = sorted({r["n"] for r in rows})
         out.append(f"power: with n = {', '.join(map(str, ns))} per condition and the observed spread, "
                    "differences smaller than these could not have been detected with 80% power: "
                    + "; ".join(power))
-    undecided = [f"{_label(r, by)} about {int(r['seeds_needed'])}" for r in rows
+    undecided = [f"{label(by, [r[k] for k in by])} about {int(r['seeds_needed'])}" for r in rows
                  if r["verdict"] == "undecided" and not missing(r["seeds_needed"])]
     if undecided:
         out.append("seeds per condition that would decide the undecided comparisons: " + "; ".join(undecided))

@@ -5,10 +5,8 @@ confounds, and never claiming more than they support: the first section of `trac
 """
 from __future__ import annotations
 
-import math
-
 from .cells import DESCRIBED, missing
-from .counted import JUDGED
+from .counted import JUDGED, label
 
 
 def _pp(x: float) -> str:
@@ -53,7 +51,7 @@ def blocks(comparison) -> list:
     by, metric = comparison.counted.by, comparison.counted.metric
 
     def name(r):
-        return " ".join(f"{k}={r[k]}" for k in by)
+        return label(by, [r[k] for k in by])
 
     out = [("h2", "Findings")]
     intro = (f"Judged on {DESCRIBED[metric]}, against **{comparison.baseline}**"
@@ -71,7 +69,7 @@ def blocks(comparison) -> list:
                          "(see the table's notes). A difference between them cannot be put down to "
                          f"{', '.join(by)} alone."))
     judged = JUDGED[metric][1]
-    best = max(rows, key=lambda r: -math.inf if missing(r.get(f"{judged}_mean")) else r[f"{judged}_mean"])
+    best = rows[0]  # the table's order: best mean first
     out.append(("p", f"Highest mean: **{name(best)}**, {best[f'{judged}_mean'] * 100:.2f}% "
                      f"({best['n']} seed{'s' if best['n'] != 1 else ''}); a highest mean alone is not a "
                      "finding unless its comparison above says so."))

@@ -18,7 +18,6 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import FIELDS
-from ..errors import UserError
 from ..tracking import names
 from ..tracking.records import RunRecord
 from . import compare, findings, render
@@ -213,9 +212,7 @@ def report(experiment: str | None, sweep: str | None, output: str, by: tuple[str
            options: dict | None = None) -> Written:
     """The whole `tracker report`: DIR/README.md with its PNGs, DIR/report.html (self-contained),
     and with a sweep, a copy as artifacts of its parent run (under report/)."""
-    out_dir = Path(output)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UserError(f"--output {output!r} is a file; give a folder (it is made when missing)")
+    out_dir = Path(output)  # checked by the CLI's option (cli/options.output_folder)
     out_dir.mkdir(parents=True, exist_ok=True)
     blocks, footnote = build(experiment, sweep, by, out_dir, options)
     readme, html = out_dir / "README.md", out_dir / "report.html"

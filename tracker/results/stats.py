@@ -38,22 +38,6 @@ def ci95(values) -> tuple[float, float]:
     return m - half, m + half
 
 
-def welch_p(a, b) -> float | None:
-    """Two-sided p-value of Welch's t-test (unequal variances); None when a side has n < 2."""
-    if len(a) < 2 or len(b) < 2:
-        return None
-    from scipy.special import stdtr  # Student t CDF
-
-    (ma, sa), (mb, sb) = mean_std(a), mean_std(b)
-    va, vb = sa ** 2 / len(a), sb ** 2 / len(b)
-    with np.errstate(all="ignore"):
-        if va + vb == 0:
-            return 1.0 if ma == mb else 0.0
-        t = (ma - mb) / math.sqrt(va + vb)
-        df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-        return float(2 * stdtr(df, -abs(t)))
-
-
 def holm(pvalues) -> list[float | None]:
     """Holm's step-down adjustment of a family of p-values (None: not a comparison, kept None):
     the i-th smallest of m is multiplied by m - i + 1, then made monotone, capped at 1."""
@@ -66,23 +50,6 @@ def holm(pvalues) -> list[float | None]:
     return out
 
 
-def diff_ci95(a, b) -> tuple[float, float | None, float | None]:
-    """mean(a) - mean(b) and its two-sided 95% Welch–Satterthwaite t interval (None, None when
-    a side has n < 2)."""
-    (ma, sa), (mb, sb) = mean_std(a), mean_std(b)
-    diff = ma - mb
-    if len(a) < 2 or len(b) < 2:
-        return diff, None, None
-    from scipy.special import stdtrit
-
-    va, vb = sa ** 2 / len(a), sb ** 2 / len(b)
-    if va + vb == 0:
-        return diff, diff, diff
-    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    half = float(stdtrit(df, 0.975)) * math.sqrt(va + vb)
-    return diff, diff - half, diff + half
-
-
 @dataclass(frozen=True)
 class Welch:
     """mean(a) - mean(b) with its standard error and Welch–Satterthwaite degrees of freedom."""
@@ -92,7 +59,7 @@ class Welch:
     df: float  # inf when se is 0 (unused then)
 
     def p(self) -> float:
-        """Two-sided p of Welch's t-test (what welch_p gives)."""
+        """Two-sided p of Welch's t-test (unequal variances)."""
         if self.se == 0:
             return 1.0 if self.diff == 0 else 0.0
         from scipy.special import stdtr
