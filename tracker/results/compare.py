@@ -16,7 +16,7 @@ from ..errors import UserError
 from ..study import Study
 from ..tracking import names, query
 from . import confounds, epochs, render, stats
-from .counted import JUDGED, Counted, count, judged_metric, label
+from .counted import JUDGED, Counted, baseline_label, count, judged_metric, label
 
 OTHERS = (("test_acc_final", "_" + names.TEST_ACC), ("test_acc_best", "_" + names.TEST_ACC_BEST),
           ("train_acc_best", "_" + names.TRAIN_ACC_BEST),
@@ -74,11 +74,7 @@ def choose_baseline(rows: list[dict], by: list[str], declared: str | None) -> st
     defines a condition), else the row with the best mean."""
     if declared is None:
         return rows[0]["_label"]
-    for r in rows:
-        if declared == r["_label"] or (len(by) == 1 and declared == str(r[by[0]])):
-            return r["_label"]
-    raise UserError(f"--baseline {declared!r}: no condition is {declared!r}; the conditions are "
-                    + ", ".join(r["_label"] for r in rows))
+    return baseline_label([r["_label"] for r in rows], by, declared)
 
 
 def aggregate(counted: Counted, study: Study, target: float | None = None,

@@ -78,6 +78,16 @@ def label(by: list[str], values) -> str:
     return " ".join(f"{k}={v}" for k, v in zip(by, values))
 
 
+def baseline_label(labels: list[str], by: list[str], declared: str, what: str = "--baseline") -> str:
+    """A declared baseline as a condition's label: given as the label (norm=batch), or as its
+    value (batch) when one key defines a condition."""
+    for lab in labels:
+        if declared == lab or (len(by) == 1 and lab == label(by, [declared])):
+            return lab
+    raise UserError(f"{what} {declared!r}: no condition is {declared!r}; the conditions are "
+                    + ", ".join(labels))
+
+
 @dataclass
 class Counted:
     """The runs of a selection, which count, why the others do not, and the judged metric."""

@@ -44,6 +44,7 @@ def until_decided(p: sweep.Plan, config_file: str, workers: int = 1, echo: Calla
                   ray: dict | None = None) -> tuple[str, dict[str, int], object]:
     """Run the plan look by look; returns (parent id, counts by outcome, the final comparison)."""
     from ..results import sequential
+    from ..results.counted import baseline_label, default_by
     from .executors import ray_pool, run_points  # torch: not for --dry-run
     from .parent import Parent
 
@@ -64,7 +65,8 @@ def until_decided(p: sweep.Plan, config_file: str, workers: int = 1, echo: Calla
                 study = dataclasses.replace(study, baseline=comparison.baseline)
                 p = sweep.with_study(p, study, state.parent_id)
                 samples, comparison = _samples(state.parent_id, list(points))
-            baseline = _label(study.baseline, samples) if study.baseline else next(iter(samples))
+            baseline = (baseline_label(list(samples), default_by((), list(p.grid)), study.baseline, "baseline")
+                        if study.baseline else next(iter(samples)))
             margin = None if study.margin is None else study.margin / 100  # pp -> fraction
             step = sequential.step(study.looks, samples, baseline, margin, study.alpha)
             if comparison is not None:
@@ -89,14 +91,3 @@ def until_decided(p: sweep.Plan, config_file: str, workers: int = 1, echo: Calla
             tasks.close()
         parent.end(ok=counts["failed"] == 0)
     return state.parent_id, counts, comparison
-
-
-def _label(baseline: str, samples: dict) -> str:
-    """A declared baseline given as a value (batch) as the condition's label (norm=batch)."""
-    if baseline in samples:
-        return baseline
-    found = [c for c in samples if c.split("=", 1)[-1] == baseline and " " not in c]
-    if not found:
-        raise UserError(f"baseline {baseline!r}: no condition is {baseline!r}; the conditions are "
-                        + ", ".join(samples))
-    return found[0]
