@@ -11,14 +11,16 @@ turn: this machine's speed drifts by more than the target within a minute, and t
 of the same job differ by several percent, so the race stays in one process. A turn runs from
 where one epoch's checkpoint is written to where the next one's is: the checkpoint, the
 epoch's logging calls, then the next epoch's training and evaluation (the first turn opens
-the run and its setup before epoch 1; the last ends with the curves and the wait for every
-call to be delivered). So "on" pays for its calls where a real run pays for them: its sender
+the run and its setup before epoch 1; the last ends where the model's export begins: the
+run's last calls are delivered while it exports, and the training thread's wait for them, if
+any is left, is counted below). So "on" pays for its calls where a real run pays for them: its sender
 thread and the server work while its own next epoch trains. A turn that ends with calls still
 in flight (whose cost would spill into the other's turn) is counted and reported. Each
 contender keeps its own torch RNG across turns, so both train to the same metrics (checked).
 Reported: the sum of each contender's turns, on against off; the server's CPU during each
 one's turns; and the run's end, which only "on" pays, apart: model logging (the pt2 export),
-then the wait for the figures, drawn meanwhile in a process of their own (results/figures.py).
+with the delivery of the run's last calls beside it, then the wait for the figures, drawn
+meanwhile in a process of their own (results/figures.py).
 Beside the race, what tracking itself takes, measured on the tracked job and immune to the
 machine's drift: the time its training thread spends on tracking (opening the run, params,
 summary and config files, waiting for the sender at the end) plus the CPU its
@@ -213,12 +215,11 @@ def one_round(cfg, race: Race, tracked_first: bool, control: bool = False) -> di
                 race.figures_s = time.perf_counter() - t
 
     def timed_finish(self, *args, **kwargs):
-        self.wait()  # the run's last tags, sent just before: still this turn's
-        race.sync_s += self.seconds  # waits for the sender, on the training thread
         race.handover()  # training is over; model logging is timed apart
         t = time.perf_counter()
         ok = finish(self, *args, **kwargs)
         race.model_s = time.perf_counter() - t
+        race.sync_s += self.seconds  # with its wait for the sender's last calls, during the export
         return ok
 
     class Off(Untracked):

@@ -1,6 +1,7 @@
 """A run's calls go to a sender thread in order; training does not wait for them, and a
 delivery error surfaces in the training thread without leaving the run RUNNING."""
 import threading
+import time
 
 import pytest
 
@@ -122,3 +123,45 @@ def test_a_sweep_child_that_finds_the_server_gone_at_its_start_waits_for_it(monk
     with pytest.raises(Unreachable, match="unreachable"):
         tracking.start_run("sender", "train", {"tracker.kind": "train"})
     assert len(waited) == 1
+
+
+def _system_keys(op: dict) -> set[str]:
+    return {m[0] for m in op.get("metrics", []) if m[0].startswith("system/")}
+
+
+def test_system_metrics_ride_with_the_epochs_batches_and_make_no_calls_of_their_own(monkeypatch):
+    """MLflow's monitor makes two REST calls per sample (get_run, log_batch); tracker's sends
+    its samples with the next epoch's metrics, and at the run's end."""
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")
+    delivered, real = [], tracking.apply_op
+    monkeypatch.setattr(tracking, "apply_op", lambda c, box, op: (delivered.append(op), real(c, box, op)))
+    asked = []
+    monkeypatch.setattr(tracking.MlflowClient, "get_run",
+                        lambda self, run_id: asked.append(run_id) or self._tracking_client.get_run(run_id))
+    run = tracking.start_run("sender", "r", {"tracker.kind": "train"}, system_metrics=True)
+    assert run.monitor is not None
+    time.sleep(1.5)
+    run.log_metrics(1, {"test_acc": 0.5})
+    time.sleep(0.7)
+    run.end("FINISHED")
+    assert asked == []
+    batches = [op for op in delivered if _system_keys(op)]
+    assert len(batches) == 2, delivered  # the epoch's batch, and the samples since, at the end
+    assert "test_acc" in {m[0] for m in batches[0]["metrics"]}
+    assert "system/cpu_utilization_percentage" in _system_keys(batches[0])
+    history = store_client().get_metric_history(run.run_id, "system/cpu_utilization_percentage")
+    steps = sorted(m.step for m in history)
+    assert steps == list(range(len(steps))) and len(steps) >= 6, steps  # one per 0.2 s sample
+    assert all(0 <= m.value <= 100 for m in history)
+
+
+def test_system_metrics_go_alone_when_no_epoch_ends_for_a_while(monkeypatch):
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")
+    monkeypatch.setattr(tracking, "RIDE_S", 0.5)
+    run = tracking.start_run("sender", "r", {"tracker.kind": "train"}, system_metrics=True)
+    deadline = time.time() + 10
+    c = store_client()
+    while not c.get_run(run.run_id).data.metrics and time.time() < deadline:
+        time.sleep(0.2)
+    assert "system/cpu_utilization_percentage" in c.get_run(run.run_id).data.metrics  # before the end
+    run.end("FINISHED")

@@ -81,12 +81,10 @@ def train_into(p: Prepared, run, setup, state: dict | None) -> str:
             figures = fit(p, run, guard, state)
             drawing = Drawing(figures)  # in a process of its own, while the model is exported
             wall = time.perf_counter() - started
-            run.wait()  # so the sender's time is complete (the model is logged after this anyway)
-            run.set_tags({names.TRACKING_S: f"{run.seconds:.3f}", names.WALL_S: f"{wall:.3f}",
-                          names.SENDING_S: f"{run.send_seconds:.3f}"})
             model = p.model.cpu().to(memory_format=torch.contiguous_format).eval()
             # the model evaluated (EMA weights, TTA), taking the test images as their dataset stores them
-            if not run.log_model(served.package(model, p.cfg.dataset, p.cfg.tta, p.test.images)):
+            if not run.log_model(served.package(model, p.cfg.dataset, p.cfg.tta, p.test.images),
+                                 {names.WALL_S: f"{wall:.3f}"}):
                 print(f"tracking server still unreachable: {run.buffered} calls of run "
                       f"{run.run_id} wait in {run.outbox.path}; replay them with `tracker sync`",
                       file=sys.stderr, flush=True)

@@ -30,6 +30,7 @@ from .uri import is_local, local_uri, server_up, wait_up
 
 T = TypeVar("T")
 MAX_BATCH_PARAMS = 100
+RIDE_S = 30.0  # system-metrics samples wait at most this long for an epoch's batch to ride with
 _STOP = object()  # tells the sender thread its run has ended
 
 
@@ -48,6 +49,8 @@ class Run:
         self.offline = False  # started --offline with the server down: nothing to wait for at the end
         self.waited_s = 0.0  # time spent waiting for a server that was down (not the run's duration)
         self.monitor = None  # MLflow's system-metrics sampler (tracking/system.py), when on
+        self._riding: list = []  # its samples, waiting for the next metrics batch
+        self._riding_lock = threading.Lock()
         self._queue: queue.Queue = queue.Queue()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._sender, daemon=True, name=f"tracker-{run_id[:8]}")
@@ -136,10 +139,27 @@ class Run:
                         "tags": [[k, str(v)] for k, v in (tags or {}).items()] if i == 0 else []})
 
     def log_metrics(self, step: int, metrics: dict[str, float], heartbeat: bool = False) -> None:
-        """All of one epoch's metrics in one call; the heartbeat tag rides along."""
+        """All of one epoch's metrics in one call; the heartbeat tag and the system metrics
+        sampled since the last call ride along."""
         ts = int(time.time() * 1000)
-        self._send({"op": "batch", "metrics": [[k, float(v), ts, step] for k, v in metrics.items()],
-                    "tags": [[names.HEARTBEAT, str(ts // 1000)]] if heartbeat else []})
+        self._send({"op": "batch", "metrics": [[k, float(v), ts, step] for k, v in metrics.items()]
+                    + self._take_riding(), "tags": [[names.HEARTBEAT, str(ts // 1000)]] if heartbeat else []})
+
+    def _take_riding(self) -> list:
+        with self._riding_lock:
+            riding, self._riding = self._riding, []
+        return riding
+
+    def _log_system(self, step: int, metrics: dict[str, float]) -> None:
+        """The system-metrics monitor's samples (its thread): held for the next epoch's batch;
+        sent alone once the oldest has waited RIDE_S (long epochs), and at the run's end."""
+        ts = int(time.time() * 1000)
+        with self._riding_lock:
+            self._riding += [[k, float(v), ts, step] for k, v in metrics.items()]
+            if not self._riding or ts - self._riding[0][2] < RIDE_S * 1000:
+                return
+            riding, self._riding = self._riding, []
+        self._queue.put({"op": "batch", "metrics": riding})  # _send would raise here a delivery error
 
     @edge
     def logged_steps(self, key: str) -> set[int]:
@@ -168,22 +188,31 @@ class Run:
         local.write_text(text)
         self.log_artifact(local, str(Path(name).parent) if "/" in name else None)
 
-    def log_model(self, served) -> bool:
-        """Log the served model (ml.served.Package; loadable without tracker). After an outage,
-        waits up to TRACKER_OUTAGE_WAIT s for the server; if it stays down, the model waits in
-        the outbox for `tracker sync` (which rebuilds it from the checkpoint): False."""
-        self.wait()
-        wait = 0.0 if self.offline else outage_wait()  # --offline was told the server is down: one try
-        if self.remote and not self.flush(wait):
-            self.outbox.append({"op": "model"})
-            return False
-        self._timed(logged_model.log, self.client, self.outbox.target(), served)
+    def log_model(self, served, tags: dict[str, str] | None = None) -> bool:
+        """Log the served model (ml.served.Package; loadable without tracker). It is exported
+        first, while the sender delivers the last epoch's calls; then `tags` and the run's
+        tracking times (tracker.tracking_s, tracker.sending_s: complete once the queue is
+        delivered) are set, and the model is logged. After an outage, waits up to
+        TRACKER_OUTAGE_WAIT s for the server; if it stays down, the model waits in the outbox
+        for `tracker sync` (which rebuilds it from the checkpoint): False."""
+        with logged_model.exported(served) as folder:
+            self.wait()
+            self.set_tags({**(tags or {}), names.TRACKING_S: f"{self.seconds:.3f}",
+                           names.SENDING_S: f"{self.send_seconds:.3f}"})
+            self.wait()
+            wait = 0.0 if self.offline else outage_wait()  # --offline was told the server is down: one try
+            if self.remote and not self.flush(wait):
+                self.outbox.append({"op": "model"})
+                return False
+            logged_model.upload(self.client, self.outbox.target(), folder)
         return True
 
     def end(self, status: str, error: str | None = None) -> None:
         """The run's end: FINISHED, FAILED or KILLED. Its sender thread stops here."""
         if self.monitor is not None:  # its last samples, before the run stops being RUNNING
             self.monitor.finish()
+            if riding := self._take_riding():
+                self._send({"op": "batch", "metrics": riding})
         self.wait(raise_error=status != "FINISHED")  # a failed run ends whatever came before
         if error:
             self.set_tags({names.ERROR: error[:5000]})
@@ -247,11 +276,13 @@ def start_run(experiment: str, run_name: str, tags: dict[str, str], offline: boo
                            "tags": {**tags, **_liveness()}, "start_time": int(time.time() * 1000)})
         print(f"tracking server unreachable: run {run.run_id} is kept in {run.outbox.path} "
               "until the server answers (or `tracker sync`)", file=sys.stderr, flush=True)
+        if system_metrics:  # its samples wait in the outbox with the rest
+            run.monitor = system.start(run.client.tracking_uri, run.run_id, run._log_system)
         return run
     run = c.create_run(exp_id, run_name=run_name, tags={**tags, **_liveness()})
     live = Run(c, run.info.run_id, exp_id)
     if system_metrics:
-        live.monitor = system.start(c.tracking_uri, live.run_id)
+        live.monitor = system.start(c.tracking_uri, live.run_id, live._log_system)
     return live
 
 
@@ -263,5 +294,5 @@ def attach_run(run_id: str, system_metrics: bool = False, wait: float = 0.0) -> 
     c.log_batch(run_id, tags=[RunTag(k, v) for k, v in _liveness().items()])
     live = Run(c, run_id, info.experiment_id)
     if system_metrics:
-        live.monitor = system.start(c.tracking_uri, run_id, resume=True)
+        live.monitor = system.start(c.tracking_uri, run_id, live._log_system, resume=True)
     return live

@@ -38,9 +38,10 @@ def _requirements() -> list[str]:
     return [f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}"]
 
 
-def save(path: Path, served, mlflow_model=None) -> Path:
+def save(path: Path, served) -> Path:
     """`served` (an ml.served.Package) as an MLflow model folder, path/model: uint8 images as
-    stored in (the signature's shape), `class` and `probabilities` out."""
+    stored in (the signature's shape), `class` and `probabilities` out. Its MLmodel names no
+    run or logged model yet (upload does)."""
     import mlflow.pyfunc
     import mlflow.pytorch
     from mlflow.models import ModelSignature
@@ -54,25 +55,34 @@ def save(path: Path, served, mlflow_model=None) -> Path:
                               pip_requirements=_requirements())
     answers = Schema([ColSpec("long", "class"), ColSpec(Array("float"), "probabilities")])
     mlflow.pyfunc.save_model(str(path / "model"), python_model=str(CODE),
-                             artifacts={NETWORK: str(network)}, mlflow_model=mlflow_model,
+                             artifacts={NETWORK: str(network)},
                              signature=ModelSignature(images, answers), input_example=served.example,
                              pip_requirements=_requirements(), metadata={"tracker": served.facts})
     return path / "model"
 
 
-def log(c: MlflowClient, run_id: str, served) -> str:
-    """Log `served` (an ml.served.Package) as the run's model, through the client alone;
-    returns the model's id. The run's status is left as it is."""
+@contextlib.contextmanager
+def exported(served):
+    """save(served) in a temporary folder: the pt2 export, the model's seconds of CPU, done
+    before anything is sent (a run exports while its sender delivers its last epoch)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        yield save(Path(tmp), served)
+
+
+def upload(c: MlflowClient, run_id: str, folder: Path) -> str:
+    """Log an exported model folder as the run's model, through the client alone; returns the
+    model's id. The run's status is left as it is."""
     from mlflow.models import Model
 
     run = c.get_run(run_id)
     model = c.create_logged_model(run.info.experiment_id, name=names.MODEL, source_run_id=run_id,
                                   params={k: str(v) for k, v in run.data.params.items()})
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            meta = Model(artifact_path=model.artifact_location, model_uuid=model.model_id,
-                         run_id=run_id, model_id=model.model_id)
-            c.log_model_artifacts(model.model_id, str(save(Path(tmp), served, meta)))
+        meta = Model.load(str(folder / "MLmodel"))  # as log_model writes it: the ids it got
+        meta.artifact_path, meta.model_uuid = model.artifact_location, model.model_id
+        meta.run_id, meta.model_id = run_id, model.model_id
+        meta.save(str(folder / "MLmodel"))
+        c.log_model_artifacts(model.model_id, str(folder))
         c.log_outputs(run_id, [LoggedModelOutput(model.model_id, step=0)])
     except BaseException:
         with contextlib.suppress(Exception):  # the store may be what failed
@@ -80,6 +90,12 @@ def log(c: MlflowClient, run_id: str, served) -> str:
         raise
     c.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
     return model.model_id
+
+
+def log(c: MlflowClient, run_id: str, served) -> str:
+    """Export `served` (an ml.served.Package) and log it as the run's model; returns its id."""
+    with exported(served) as folder:
+        return upload(c, run_id, folder)
 
 
 def location(c: MlflowClient, uri: str) -> str:

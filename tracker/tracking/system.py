@@ -8,6 +8,7 @@ Off with the config key system_metrics = false or TRACKER_SYSTEM_METRICS=0.
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from ..settings import system_metrics
 
@@ -17,8 +18,9 @@ for _quiet in ("mlflow.system_metrics", "mlflow.system_metrics.system_metrics_mo
     logging.getLogger(_quiet).setLevel(logging.WARNING)  # its "started monitoring" lines
 
 
-def start(tracking_uri: str, run_id: str, resume: bool = False):
-    """The monitor of this run, started; None when turned off (or psutil is missing)."""
+def start(tracking_uri: str, run_id: str, publish: Callable[[int, dict], None], resume: bool = False):
+    """The monitor of this run, started, its samples handed to publish(step, metrics); None when
+    turned off (or psutil is missing)."""
     if not system_metrics():
         return None
     try:
@@ -26,7 +28,39 @@ def start(tracking_uri: str, run_id: str, resume: bool = False):
         from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
     except ImportError:
         return None
-    monitor = SystemMetricsMonitor(run_id, sampling_interval=SAMPLING_S, resume_logging=resume,
-                                   tracking_uri=tracking_uri)
+
+    class Monitor(SystemMetricsMonitor):
+        """MLflow's monitor (its samplers, their aggregation, its system/* keys and resumed
+        steps) without its two REST calls per sample: its samples go to `publish` (the run's
+        own queue, so they ride with an epoch's metrics, and through the outbox in an outage),
+        not to a log_batch of their own, and it stops when the run ends, not by asking the
+        server for the run's status after every sample."""
+
+        def monitor(self):
+            try:
+                while True:
+                    for _ in range(self.samples_before_logging):
+                        self.collect_metrics()
+                        if self._shutdown_event.wait(self.sampling_interval):
+                            return
+                    self.publish_metrics(self.aggregate_metrics())
+            except Exception as e:  # a sampler that fails stops the sampling, not the run
+                logging.getLogger(__name__).warning("system metrics stopped: %r", e)
+
+        def publish_metrics(self, metrics):
+            prefix = self._metrics_prefix + (self.node_id + "/" if self.node_id else "")
+            publish(self._logging_step, {prefix + k: v for k, v in metrics.items()})
+            self._logging_step += 1
+            for m in self.monitors:
+                m.clear_metrics()
+
+        def finish(self):
+            self._shutdown_event.set()
+            if self._process is not None:
+                self._process.join()
+            self._process = None
+
+    monitor = Monitor(run_id, sampling_interval=SAMPLING_S, resume_logging=resume,
+                      tracking_uri=tracking_uri)
     monitor.start()
     return monitor
