@@ -165,3 +165,18 @@ def test_system_metrics_go_alone_when_no_epoch_ends_for_a_while(monkeypatch):
         time.sleep(0.2)
     assert "system/cpu_utilization_percentage" in c.get_run(run.run_id).data.metrics  # before the end
     run.end("FINISHED")
+
+
+def test_the_heartbeat_rides_with_an_epoch_once_a_minute(monkeypatch):
+    clock = [1_000_000.0]
+    monkeypatch.setattr(tracking.time, "time", lambda: clock[0])
+    run = tracking.start_run("sender", "r", {"tracker.kind": "train"})
+    beats = []
+    for step, at in enumerate((10, 30, 59, 61, 100, 125), 1):  # s after the start
+        clock[0] = 1_000_000.0 + at
+        run.log_metrics(step, {"test_acc": 0.5}, heartbeat=True)
+        run.wait()
+        beats.append(store_client().get_run(run.run_id).data.tags["tracker.heartbeat"])
+    run.end("FINISHED")
+    start, at61, at125 = "1000000", "1000061", "1000125"
+    assert beats == [start, start, start, at61, at61, at125]

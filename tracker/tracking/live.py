@@ -31,6 +31,7 @@ from .uri import is_local, local_uri, server_up, wait_up
 T = TypeVar("T")
 MAX_BATCH_PARAMS = 100
 RIDE_S = 30.0  # system-metrics samples wait at most this long for an epoch's batch to ride with
+BEAT_S = 60.0  # an epoch's batch refreshes the heartbeat tag when the last is this old (stale: 900 s)
 _STOP = object()  # tells the sender thread its run has ended
 
 
@@ -51,6 +52,7 @@ class Run:
         self.monitor = None  # MLflow's system-metrics sampler (tracking/system.py), when on
         self._riding: list = []  # its samples, waiting for the next metrics batch
         self._riding_lock = threading.Lock()
+        self._beat = time.time()  # the last heartbeat tag: the run's creation or reopening set one
         self._queue: queue.Queue = queue.Queue()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._sender, daemon=True, name=f"tracker-{run_id[:8]}")
@@ -139,11 +141,14 @@ class Run:
                         "tags": [[k, str(v)] for k, v in (tags or {}).items()] if i == 0 else []})
 
     def log_metrics(self, step: int, metrics: dict[str, float], heartbeat: bool = False) -> None:
-        """All of one epoch's metrics in one call; the heartbeat tag and the system metrics
-        sampled since the last call ride along."""
-        ts = int(time.time() * 1000)
+        """All of one epoch's metrics in one call; the system metrics sampled since the last
+        call ride along, and with heartbeat=True the heartbeat tag, once BEAT_S has passed."""
+        now = time.time()
+        beat = heartbeat and now - self._beat >= BEAT_S
+        self._beat = now if beat else self._beat
+        ts = int(now * 1000)
         self._send({"op": "batch", "metrics": [[k, float(v), ts, step] for k, v in metrics.items()]
-                    + self._take_riding(), "tags": [[names.HEARTBEAT, str(ts // 1000)]] if heartbeat else []})
+                    + self._take_riding(), "tags": [[names.HEARTBEAT, str(ts // 1000)]] if beat else []})
 
     def _take_riding(self) -> list:
         with self._riding_lock:
