@@ -157,7 +157,7 @@ def test_system_metrics_ride_with_the_epochs_batches_and_make_no_calls_of_their_
 
 def test_system_metrics_go_alone_when_no_epoch_ends_for_a_while(monkeypatch):
     monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")
-    monkeypatch.setattr(tracking, "RIDE_S", 0.5)
+    monkeypatch.setattr(tracking.system, "RIDE_S", 0.5)
     run = tracking.start_run("sender", "r", {"tracker.kind": "train"}, system_metrics=True)
     deadline = time.time() + 10
     c = store_client()

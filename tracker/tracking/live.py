@@ -30,7 +30,6 @@ from .uri import is_local, local_uri, server_up, wait_up
 
 T = TypeVar("T")
 MAX_BATCH_PARAMS = 100
-RIDE_S = 30.0  # system-metrics samples wait at most this long for an epoch's batch to ride with
 BEAT_S = 60.0  # an epoch's batch refreshes the heartbeat tag when the last is this old (stale: 900 s)
 _STOP = object()  # tells the sender thread its run has ended
 
@@ -50,8 +49,7 @@ class Run:
         self.offline = False  # started --offline with the server down: nothing to wait for at the end
         self.waited_s = 0.0  # time spent waiting for a server that was down (not the run's duration)
         self.monitor = None  # MLflow's system-metrics sampler (tracking/system.py), when on
-        self._riding: list = []  # its samples, waiting for the next metrics batch
-        self._riding_lock = threading.Lock()
+        self.samples = system.Samples()  # its samples, waiting for the next metrics batch
         self._beat = time.time()  # the last heartbeat tag: the run's creation or reopening set one
         self._queue: queue.Queue = queue.Queue()
         self._error: BaseException | None = None
@@ -148,23 +146,13 @@ class Run:
         self._beat = now if beat else self._beat
         ts = int(now * 1000)
         self._send({"op": "batch", "metrics": [[k, float(v), ts, step] for k, v in metrics.items()]
-                    + self._take_riding(), "tags": [[names.HEARTBEAT, str(ts // 1000)]] if beat else []})
-
-    def _take_riding(self) -> list:
-        with self._riding_lock:
-            riding, self._riding = self._riding, []
-        return riding
+                    + self.samples.take(), "tags": [[names.HEARTBEAT, str(ts // 1000)]] if beat else []})
 
     def _log_system(self, step: int, metrics: dict[str, float]) -> None:
-        """The system-metrics monitor's samples (its thread): held for the next epoch's batch;
-        sent alone once the oldest has waited RIDE_S (long epochs), and at the run's end."""
-        ts = int(time.time() * 1000)
-        with self._riding_lock:
-            self._riding += [[k, float(v), ts, step] for k, v in metrics.items()]
-            if not self._riding or ts - self._riding[0][2] < RIDE_S * 1000:
-                return
-            riding, self._riding = self._riding, []
-        self._queue.put({"op": "batch", "metrics": riding})  # _send would raise here a delivery error
+        """The system-metrics monitor's samples (its thread): they ride with the next epoch's
+        batch, or go alone once the oldest has waited system.RIDE_S, and at the run's end."""
+        if due := self.samples.add(step, metrics):
+            self._queue.put({"op": "batch", "metrics": due})  # _send would raise a delivery error here
 
     @edge
     def logged_steps(self, key: str) -> set[int]:
@@ -216,8 +204,8 @@ class Run:
         """The run's end: FINISHED, FAILED or KILLED. Its sender thread stops here."""
         if self.monitor is not None:  # its last samples, before the run stops being RUNNING
             self.monitor.finish()
-            if riding := self._take_riding():
-                self._send({"op": "batch", "metrics": riding})
+            if held := self.samples.take():
+                self._send({"op": "batch", "metrics": held})
         self.wait(raise_error=status != "FINISHED")  # a failed run ends whatever came before
         if error:
             self.set_tags({names.ERROR: error[:5000]})

@@ -8,14 +8,40 @@ Off with the config key system_metrics = false or TRACKER_SYSTEM_METRICS=0.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Callable
 
 from ..settings import system_metrics
 
 SAMPLING_S = 5.0  # MLflow's default is 10 s; a 30 s run then gets five samples, not two
+RIDE_S = 30.0  # samples wait at most this long for an epoch's metrics batch to ride with
 
 for _quiet in ("mlflow.system_metrics", "mlflow.system_metrics.system_metrics_monitor"):
     logging.getLogger(_quiet).setLevel(logging.WARNING)  # its "started monitoring" lines
+
+
+class Samples:
+    """The monitor's samples as metrics rows, held for the run's next metrics batch."""
+
+    def __init__(self):
+        self._held: list = []
+        self._lock = threading.Lock()
+
+    def add(self, step: int, metrics: dict[str, float]) -> list:
+        """Hold these; returns all held to be sent alone once the oldest has waited RIDE_S."""
+        ts = int(time.time() * 1000)
+        with self._lock:
+            self._held += [[k, float(v), ts, step] for k, v in metrics.items()]
+            if not self._held or ts - self._held[0][2] < RIDE_S * 1000:
+                return []
+            due, self._held = self._held, []
+        return due
+
+    def take(self) -> list:
+        with self._lock:
+            held, self._held = self._held, []
+        return held
 
 
 def start(tracking_uri: str, run_id: str, publish: Callable[[int, dict], None], resume: bool = False):
