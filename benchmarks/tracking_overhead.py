@@ -13,8 +13,8 @@ where one epoch's checkpoint is written to where the next one's is: the checkpoi
 epoch's logging calls, then the next epoch's training and evaluation (the first turn opens
 the run and its setup before epoch 1; the last ends where the model's export begins: the
 run's last calls are delivered while it exports, and the training thread's wait for them, if
-any is left, is counted below). So "on" pays for its calls where a real run pays for them: its sender
-thread and the server work while its own next epoch trains. A turn that ends with calls still
+any is left, is counted below). So "on" pays for its calls where a real run pays for them:
+its sender thread and the server work while its own next epoch trains. A turn that ends with calls still
 in flight (whose cost would spill into the other's turn) is counted and reported. Each
 contender keeps its own torch RNG across turns, so both train to the same metrics (checked).
 Reported: the sum of each contender's turns, on against off; the server's CPU during each

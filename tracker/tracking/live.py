@@ -144,14 +144,13 @@ class Run:
         now = time.time()
         beat = heartbeat and now - self._beat >= BEAT_S
         self._beat = now if beat else self._beat
-        ts = int(now * 1000)
-        self._send({"op": "batch", "metrics": [[k, float(v), ts, step] for k, v in metrics.items()]
-                    + self.samples.take(), "tags": [[names.HEARTBEAT, str(ts // 1000)]] if beat else []})
+        self._send({"op": "batch", "metrics": _rows(step, metrics, now) + self.samples.take(),
+                    "tags": [[names.HEARTBEAT, str(int(now))]] if beat else []})
 
     def _log_system(self, step: int, metrics: dict[str, float]) -> None:
         """The system-metrics monitor's samples (its thread): they ride with the next epoch's
         batch, or go alone once the oldest has waited system.RIDE_S, and at the run's end."""
-        if due := self.samples.add(step, metrics):
+        if due := self.samples.add(_rows(step, metrics, time.time())):
             self._queue.put({"op": "batch", "metrics": due})  # _send would raise a delivery error here
 
     @edge
@@ -192,9 +191,8 @@ class Run:
             self.wait()
             self.set_tags({**(tags or {}), names.TRACKING_S: f"{self.seconds:.3f}",
                            names.SENDING_S: f"{self.send_seconds:.3f}"})
-            self.wait()
             wait = 0.0 if self.offline else outage_wait()  # --offline was told the server is down: one try
-            if self.remote and not self.flush(wait):
+            if not self.flush(wait):  # the tags delivered; only a server's outbox can be left
                 self.outbox.append({"op": "model"})
                 return False
             logged_model.upload(self.client, self.outbox.target(), folder)
@@ -226,6 +224,12 @@ class Run:
     def buffered(self) -> int:
         """Calls waiting in the outbox for the server (or `tracker sync`)."""
         return self.outbox.pending()
+
+
+def _rows(step: int, metrics: dict[str, float], now: float) -> list:
+    """Metrics as a batch op's rows: key, value, timestamp (ms), step."""
+    ts = int(now * 1000)
+    return [[k, float(v), ts, step] for k, v in metrics.items()]
 
 
 def _connect(wait: float, what: str, first: Callable[[MlflowClient], T]) -> tuple[MlflowClient, T]:

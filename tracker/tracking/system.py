@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Callable
 
 from ..settings import system_metrics
@@ -28,12 +27,12 @@ class Samples:
         self._held: list = []
         self._lock = threading.Lock()
 
-    def add(self, step: int, metrics: dict[str, float]) -> list:
-        """Hold these; returns all held to be sent alone once the oldest has waited RIDE_S."""
-        ts = int(time.time() * 1000)
+    def add(self, rows: list) -> list:
+        """Hold these rows (key, value, timestamp ms, step); returns all held, to be sent
+        alone, once the oldest has waited RIDE_S."""
         with self._lock:
-            self._held += [[k, float(v), ts, step] for k, v in metrics.items()]
-            if not self._held or ts - self._held[0][2] < RIDE_S * 1000:
+            self._held += rows
+            if not self._held or self._held[-1][2] - self._held[0][2] < RIDE_S * 1000:
                 return []
             due, self._held = self._held, []
         return due
