@@ -7,8 +7,6 @@ import pytest
 
 from tracker.testkit.fakedata import write_mnist
 
-REAL_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):

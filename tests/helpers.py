@@ -6,6 +6,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+REAL_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets"  # beside the clone
+
 
 def sets(overrides: dict) -> list[str]:
     """--set arguments for the CLI, TOML-quoted."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import all_runs, cli, sets, store_client
+from tests.helpers import all_runs, cli, sets, store_client
 
 STEADY = ("train_loss", "train_acc", "test_loss", "test_acc", "lr", "test_acc_best", "train_acc_best")
 

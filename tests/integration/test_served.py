@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from mlflow.models import Model
 
-from conftest import REAL_MNIST
-from helpers import all_runs, cli, sets, store_client
+from tests.helpers import REAL_MNIST
+from tests.helpers import all_runs, cli, sets, store_client
 from tracker.testkit.servers import ModelServer
 
 pytestmark = [pytest.mark.server, pytest.mark.slow,  # real digits: the clone must sit beside ../shared

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import all_runs, cli, sets, store_client
+from tests.helpers import all_runs, cli, sets, store_client
 from tracker.config import make_config
 from tracker.errors import ConfigError
 from tracker.ml.data import load_split, split_val

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tracker.testkit.fakedata import write_mnist
-from helpers import all_runs, cli, store_client
+from tests.helpers import all_runs, cli, store_client
 from tracker.testkit.servers import MlflowServer, RayHead, free_port
 
 pytestmark = pytest.mark.server

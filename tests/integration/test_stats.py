@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy import stats as sp
 
-from helpers import cli
-from test_compare import BEST, experiment  # noqa: F401  (the fixture)
+from tests.helpers import cli
+from tests.integration.test_compare import BEST, experiment  # noqa: F401  (the fixture)
 from tracker.results import stats
 
 

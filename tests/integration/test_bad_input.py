@@ -4,7 +4,7 @@ import shutil
 import pytest
 import torch
 
-from helpers import all_runs, cli, sets
+from tests.helpers import all_runs, cli, sets
 
 CASES = [  # (extra `tracker train` args, words the one-line error must hold)
     (["--set", "dataset=svhn"], "'dataset'"),

@@ -9,7 +9,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from helpers import sets
+from tests.helpers import sets
 from tracker.testkit.servers import MlflowServer
 
 pytestmark = pytest.mark.server

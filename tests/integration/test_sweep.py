@@ -1,7 +1,7 @@
 """A small real sweep end to end: tracker sweep, then tracker compare --sweep."""
 import json
 
-from helpers import all_runs, cli
+from tests.helpers import all_runs, cli
 
 SWEEP = """
 dataset = "mnist"
@@ -72,7 +72,7 @@ def test_every_shipped_experiment_plans():
 
     from tracker.runs import sweep
 
-    files = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.toml"))
+    files = sorted((Path(__file__).resolve().parents[2] / "experiments").glob("*.toml"))
     assert {f.stem for f in files} >= {"cifar10-norms", "cifar10-dws", "cifar10-novice",
                                        "fashion-mnist-models", "mnist-norms"}
     sizes = {f.stem: len(sweep.plan(str(f)).points) for f in files}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import all_runs, sets, store_client
+from tests.helpers import all_runs, sets, store_client
 from tracker.testkit.servers import free_port
 from tracker.tracking.server import wait_answers
 

@@ -1,8 +1,8 @@
 """One epoch of s8 with batch norm on the real MNIST in ../shared/datasets."""
 import pytest
 
-from conftest import REAL_MNIST
-from helpers import all_runs, cli, sets
+from tests.helpers import REAL_MNIST
+from tests.helpers import all_runs, cli, sets
 
 pytestmark = pytest.mark.slow
 

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from conftest import REAL_MNIST
-from helpers import all_runs, cli, store_client
+from tests.helpers import REAL_MNIST
+from tests.helpers import all_runs, cli, store_client
 from tracker.results.sequential import level
 from tracker.testkit.fakedata import real_subset
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import all_runs, cli, sets, store_client
+from tests.helpers import all_runs, cli, sets, store_client
 from tracker.runs.fit import METRICS
 from tracker.ml.models import IN_SHAPE
 from tracker.ml.device import channels_last, pick_device

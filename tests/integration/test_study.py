@@ -5,8 +5,8 @@ import json
 import pytest
 from mlflow.entities import Param, RunTag
 
-from helpers import cli, store_client
-from test_compare import _run
+from tests.helpers import cli, store_client
+from tests.integration.test_compare import _run
 from tracker.errors import ConfigError
 from tracker.study import Study, parse
 

@@ -5,7 +5,7 @@ import json
 import mlflow
 import pytest
 
-from helpers import all_runs, cli, sets, store_client
+from tests.helpers import all_runs, cli, sets, store_client
 
 
 def unset_global_uris(monkeypatch) -> None:

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from helpers import store_client
+from tests.helpers import store_client
 from tracker.tracking import live as tracking
 
 

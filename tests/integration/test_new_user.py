@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from helpers import all_runs, cli, sets, store_client
+from tests.helpers import all_runs, cli, sets, store_client
 from tracker.testkit.servers import free_port
 
 GRID = """

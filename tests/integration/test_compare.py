@@ -9,7 +9,7 @@ import pytest
 from mlflow.entities import Metric, Param, RunTag
 from scipy import stats
 
-from helpers import cli, store_client
+from tests.helpers import cli, store_client
 
 BEST = {"batch": [0.990, 0.985, 0.988], "layer": [0.975, 0.970, 0.978], "group": [0.960]}
 

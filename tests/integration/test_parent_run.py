@@ -20,7 +20,7 @@ from tracker.testkit.browser import page
 from tracker.testkit.servers import MlflowServer
 
 pytestmark = pytest.mark.server
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 SWEEP = """
 dataset = "mnist"

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REAL_MNIST
-from helpers import all_runs, cli, store_client
-from test_compare import BEST, _run
+from tests.helpers import REAL_MNIST
+from tests.helpers import all_runs, cli, store_client
+from tests.integration.test_compare import BEST, _run
 from tracker.testkit.browser import page
 from tracker.testkit.fakedata import real_subset
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 HEADINGS = ["Findings", "Results", "Curves", "What was compared", "Data", "Models",
             "Errors of each condition's best run", "Runs left out"]

@@ -12,12 +12,12 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from helpers import cli, sets
+from tests.helpers import cli, sets
 from tracker.testkit.browser import page
 from tracker.testkit.servers import S3_ENV, MlflowServer, MotoS3, Postgres, free_port, stack_flags
 
 pytestmark = pytest.mark.server
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "tracker"
+PACKAGE = Path(__file__).resolve().parents[2] / "tracker"
 
 
 def modules() -> dict[str, Path]:

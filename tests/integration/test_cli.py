@@ -2,7 +2,7 @@
 import subprocess
 import sys
 
-from helpers import cli
+from tests.helpers import cli
 
 
 def test_help_imports_neither_torch_nor_mlflow():

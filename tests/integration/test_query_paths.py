@@ -6,7 +6,7 @@ import math
 import pytest
 from mlflow.entities import Metric, Param, RunTag
 
-from helpers import cli, store_client
+from tests.helpers import cli, store_client
 from tracker.testkit.servers import MlflowServer
 from tracker.tracking import fast, query
 from tracker.tracking.records import FLOAT_MAX
