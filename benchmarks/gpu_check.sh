@@ -65,7 +65,7 @@ for layout in off on; do
     --images "$IMAGES" --rounds "$ROUNDS"
 done
 
-# 3. GPU memory: what tracker.ml.fits assumes against what a step takes
+# 3. GPU memory: what tracker.ml.memory assumes against what a step takes
 step "memory" "$OUT/memory.txt" "$PY" benchmarks/gpu_memory.py --device "$DEVICE"
 
 # the table

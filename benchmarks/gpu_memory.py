@@ -1,6 +1,6 @@
-"""What a GPU run holds, against what `tracker.ml.fits` assumes before the run: the memory the
+"""What a GPU run holds, against what `tracker.ml.memory` assumes before the run: the memory the
 first training step loads outside torch's allocator (cuDNN's and cuBLAS's kernels and
-workspaces; fits assumes CUDA_LIBRARIES), and each step's peak against fits' estimate.
+workspaces; memory.py assumes CUDA_LIBRARIES), and each step's peak against memory.py's estimate.
 
     .venv/bin/python benchmarks/gpu_memory.py [--device cuda] [--batch 128]
 
@@ -14,7 +14,7 @@ import argparse
 import torch
 
 from tracker.config import make_config
-from tracker.ml import fits
+from tracker.ml import memory
 from tracker.ml.device import pick_device, use
 from tracker.ml.models import IN_SHAPE, build_model
 from tracker.ml.train import make_optimizer
@@ -50,15 +50,15 @@ def main() -> None:
     for arch, dataset in (("mnist-fast", "mnist"), ("s8", "cifar10")):
         for norm in ("batch", "layer", "group"):
             cfg = make_config({"arch": arch, "dataset": dataset, "norm": norm})
-            estimate = fits.check(build_model(cfg), IN_SHAPE[dataset], args.batch, args.batch, 0, device,
-                                  fits.state_copies(cfg.optimizer, cfg.momentum, cfg.ema))
+            estimate = memory.check(build_model(cfg), IN_SHAPE[dataset], args.batch, args.batch, 0, device,
+                                  memory.state_copies(cfg.optimizer, cfg.momentum, cfg.ema))
             rows.append((arch, norm, step_peak(cfg, device, args.batch), estimate))
     free_after, _ = torch.cuda.mem_get_info(device.index)
     libraries = free_before - free_after - torch.cuda.memory_reserved(device)
     print(f"memory outside torch's allocator loaded by the first steps: {libraries / MiB:.0f} MiB "
-          f"(fits assumes {fits.CUDA_LIBRARIES / MiB:.0f} MiB)")
+          f"(memory.py assumes {memory.CUDA_LIBRARIES / MiB:.0f} MiB)")
     for arch, norm, peak, estimate in rows:
-        print(f"{arch} {norm} batch {args.batch}: step peak {peak / MiB:.1f} MiB allocated, fits "
+        print(f"{arch} {norm} batch {args.batch}: step peak {peak / MiB:.1f} MiB allocated, memory.py "
               f"estimates {estimate / MiB:.1f} MiB ({estimate / peak:.2f}x)")
 
 

@@ -28,7 +28,7 @@ from tracker.testkit.fakedata import write_mnist
 IMPORTS = {"torch": "import torch", "torchvision": "import torch, torchvision",
            "mlflow": "import mlflow",
            "tracker train's imports": ("import tracker.cli.runs, tracker.runs.job, tracker.tracking.live, "
-                                      "tracker.tracking.logged_model, tracker.ml.served, torchinfo")}
+                                      "tracker.tracking.logged_model, tracker.ml.inference, torchinfo")}
 
 
 def seconds(args: list[str], env: dict | None = None) -> float:

@@ -169,7 +169,7 @@ def one_round(cfg, race: Race, tracked_first: bool, control: bool = False) -> di
 
     from tracker.ml import checkpoint
     from tracker.runs import job
-    from tracker.results.figures import Drawing
+    from tracker.runs.drawing import Drawing
     from tracker.runs.prepare import prepare
     from tracker.tracking import live, store
 

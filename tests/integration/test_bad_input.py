@@ -98,9 +98,9 @@ def test_a_damaged_dataset_file_is_named(tiny, tmp_path):
 
 
 def test_a_batch_that_does_not_fit_in_memory_is_refused_with_the_estimate(tiny, monkeypatch):
-    from tracker.ml import fits
+    from tracker.ml import memory
 
-    monkeypatch.setattr(fits, "available_bytes", lambda device: 64 * 1024 ** 2)  # 64 MiB free
+    monkeypatch.setattr(memory, "available_bytes", lambda device: 64 * 1024 ** 2)  # 64 MiB free
     result = cli("train", *sets({**tiny, "batch_size": 512}))
     assert result.exit_code == 2
     line = result.stderr.strip()

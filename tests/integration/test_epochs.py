@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tracker.errors import UserError
-from tracker.results.epochs import parse_target, at_best_val, time_to_target
+from tracker.results.per_epoch import parse_target, at_best_val, time_to_target
 
 H = {"test_acc": [0.95, 0.985, 0.991, 0.989, 0.994], "epoch_time_s": [10.0, 9.0, 9.5, 9.0, 8.5],
      "val_acc": [0.94, 0.98, 0.99, 0.992, 0.992]}
@@ -51,7 +51,7 @@ def _history_run(c, exp, norm, seed, accs, times, vals=None):
 def test_compare_target_and_best_val_from_the_logged_epochs():
     import json
 
-    from helpers import cli, store_client
+    from tests.helpers import cli, store_client
 
     c = store_client()
     exp = c.create_experiment("speed")

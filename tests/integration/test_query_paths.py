@@ -8,7 +8,7 @@ from mlflow.entities import Metric, Param, RunTag
 
 from tests.helpers import cli, store_client
 from tracker.testkit.servers import MlflowServer
-from tracker.tracking import fast, query
+from tracker.tracking import query, sqlite_reader
 from tracker.tracking.records import FLOAT_MAX
 
 SWEEP = "paths-1234abcd"
@@ -57,15 +57,15 @@ def outputs(parent, env=None):
 @pytest.mark.server
 def test_sqlite_mlflow_search_and_rest_agree(store, monkeypatch, tmp_path):
     db = tmp_path / "mlruns" / "mlflow.db"
-    assert fast.schema_revision(db) in fast.SCHEMAS  # the fast path is the one taken below
+    assert sqlite_reader.schema_revision(db) in sqlite_reader.SCHEMAS  # the fast path is the one taken below
     runs = {r.name: r for r in query.select("paths", None).runs}
     assert math.isnan(runs["layer-1"].metrics["test_acc"])  # NaN is NaN, not 0.0
     assert runs["layer-2"].metrics["train_acc_best"] == FLOAT_MAX  # as MLflow reads +inf
     via_sqlite = outputs(store)
 
     with monkeypatch.context() as m:
-        m.setattr(fast, "SCHEMAS", frozenset())  # an unknown schema: MLflow's own search
-        assert fast.read_sqlite(db, "paths", None) is None
+        m.setattr(sqlite_reader, "SCHEMAS", frozenset())  # an unknown schema: MLflow's own search
+        assert sqlite_reader.read_sqlite(db, "paths", None) is None
         via_search = outputs(store)
 
     server = MlflowServer(f"sqlite:///{db}", str(tmp_path / "served")).start()

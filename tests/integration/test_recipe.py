@@ -8,7 +8,7 @@ from tracker.config import make_config
 from tracker.errors import ConfigError
 from tracker.ml.data import load_split, split_val
 from tracker.ml.ema import EMA
-from tracker.runs.fit import VAL_METRICS
+from tracker.runs.epochs import VAL_METRICS
 from tracker.runs.prepare import prepare
 from tracker.ml.models import build_model, count_params
 from tracker.ml.train import TTA_SHIFTS, logits, shift, train_epoch
@@ -148,15 +148,15 @@ def test_no_val_metrics_without_val_split(tiny):
 
 def test_tta_only_on_the_final_evaluation(tiny, monkeypatch):
     """TTA costs 5 evaluations: a run pays it once, on the final epoch (the figure reported)."""
-    from tracker.runs import fit
+    from tracker.runs import epochs
 
-    calls, real = [], fit.evaluate
+    calls, real = [], epochs.evaluate
 
     def spy(model, batches, precision="fp32", tta=False, prefix="test", keep=False):
         calls.append((prefix, tta, keep))
         return real(model, batches, precision, tta, prefix, keep)
 
-    monkeypatch.setattr(fit, "evaluate", spy)
+    monkeypatch.setattr(epochs, "evaluate", spy)
     result = cli("train", *sets({**tiny, "tta": True, "val_split": 0.1, "epochs": 2}))
     assert result.exit_code == 0, result.output
     assert calls == [("test", False, False), ("val", False, False), ("test", True, True), ("val", True, False)]

@@ -141,7 +141,7 @@ def test_a_model_whose_code_was_changed_loads_only_when_allowed(trained_run, tin
     rid = trained_run.info.run_id
     c = store_client()
     (out,) = c.get_run(rid).outputs.model_outputs
-    code = Path(urlparse(c.get_logged_model(out.model_id).artifact_location).path) / "served_model.py"
+    code = Path(urlparse(c.get_logged_model(out.model_id).artifact_location).path) / "model_code.py"
     code.write_text(code.read_text() + "\nprint('any code at all')\n")
     args = ["evaluate", f"runs:/{rid}/model", "--dataset", "mnist", "--data-dir", tiny["data_dir"],
             "--no-download"]

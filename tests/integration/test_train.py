@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tests.helpers import all_runs, cli, sets, store_client
-from tracker.runs.fit import METRICS
+from tracker.runs.epochs import METRICS
 from tracker.ml.models import IN_SHAPE
 from tracker.ml.device import channels_last, pick_device
 
@@ -90,7 +90,7 @@ def test_logged_model_serves_raw_images_as_the_run_evaluated(trained, tmp_path):
     (out,) = c.get_run(run.info.run_id).outputs.model_outputs
     local = mlflow.artifacts.download_artifacts(
         artifact_uri=c.get_logged_model(out.model_id).artifact_location, tracking_uri=c.tracking_uri)
-    code = open(f"{local}/served_model.py").read()
+    code = open(f"{local}/model_code.py").read()
     assert "import tracker" not in code and "from tracker" not in code
     example = np.asarray(Model.load(local).load_input_example(local))
     assert example.shape == (2, 28, 28) and 0 <= example.min() <= example.max() <= 255

@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from ..settings import apply_mlflow_env
-from . import registry, results, runs, server
+from . import models, results, runs, server
 from .options import Group
 
 
@@ -24,5 +24,5 @@ def main():
     apply_mlflow_env()  # before any command imports mlflow
 
 
-for _command in (*runs.COMMANDS, *results.COMMANDS, *registry.COMMANDS, *server.COMMANDS):
+for _command in (*runs.COMMANDS, *results.COMMANDS, *models.COMMANDS, *server.COMMANDS):
     main.add_command(_command)

@@ -151,9 +151,9 @@ def resume_cmd(run_id, sets, data_dir):
 def sync_cmd():
     """Replay tracking calls buffered during a server outage, in order, with their original
     steps and timestamps."""
-    from ..runs import resume
+    from ..runs import sync
 
-    done = resume.sync()
+    done = sync.sync()
     if not done:
         click.echo("nothing to sync")
     for run_id, n in done.items():

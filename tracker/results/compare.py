@@ -15,7 +15,7 @@ import pandas as pd
 from ..errors import UserError
 from ..study import Study
 from ..tracking import names, query
-from . import confounds, epochs, render, stats
+from . import confounds, per_epoch, render, stats
 from .counted import JUDGED, Counted, baseline_label, count, judged_metric, label
 
 OTHERS = (("test_acc_final", "_" + names.TEST_ACC), ("test_acc_best", "_" + names.TEST_ACC_BEST),
@@ -60,7 +60,7 @@ def _row(counted: Counted, key, group: pd.DataFrame, target, history) -> dict:
     row["epochs"] = _common(group["_epochs"])
     row["epoch_time_s"] = stats.mean_std(group["_" + names.EPOCH_TIME_MEAN])[0]
     if target is not None:
-        times = [t for t in (epochs.time_to_target(history[rid], target) for rid in group["_run_id"])
+        times = [t for t in (per_epoch.time_to_target(history[rid], target) for rid in group["_run_id"])
                  if t is not None]
         row["time_to_target"] = target
         row["time_to_target_mean_s"], row["time_to_target_std_s"] = _spread(times) if times else (math.nan, None)
@@ -153,7 +153,7 @@ def compare(experiment: str | None, sweep: str | None, filter_string: str = "",
     given on the command line (metric, baseline, margin, alpha), over the declared one."""
     from .. import study as studies
 
-    target = None if target is None else epochs.parse_target(target)
+    target = None if target is None else per_epoch.parse_target(target)
     found = query.select(experiment, sweep, filter_string)
     what = f"sweep {sweep}" if sweep else f"experiment {found.experiment!r}"
     if not found.runs:
@@ -165,10 +165,10 @@ def compare(experiment: str | None, sweep: str | None, filter_string: str = "",
     history = None
     needs_history = metric == "best_val" and any(names.TEST_ACC_AT_BEST_VAL not in r.metrics for r in found.runs)
     if target is not None or needs_history:
-        history = query.histories([r.run_id for r in found.runs], epochs.HISTORY_KEYS)
+        history = query.histories([r.run_id for r in found.runs], per_epoch.HISTORY_KEYS)
         for r in found.runs:  # runs from before the metric was logged: from their epochs
             if names.TEST_ACC_AT_BEST_VAL not in r.metrics and history[r.run_id].get(names.VAL_ACC):
-                r.metrics[names.TEST_ACC_AT_BEST_VAL] = epochs.at_best_val(history[r.run_id])
+                r.metrics[names.TEST_ACC_AT_BEST_VAL] = per_epoch.at_best_val(history[r.run_id])
     counted = count(found, by, metric)
     if counted.counted.empty:
         raise UserError(f"no runs match: none of the {len(found.runs)} runs of {what} counts "

@@ -14,9 +14,9 @@ import torch
 from ..errors import UserError
 from ..ml.data import EVAL_BATCH, Batches, Split, load_split
 from ..ml.datasets import DATASETS
-from ..ml.served import as_served
-from ..results import outcomes
+from ..ml.inference import as_served
 from ..tracking import names
+from . import outcome_log
 from .job import lifetime
 
 
@@ -79,7 +79,7 @@ def evaluate_uri(uri: str, dataset: str, data_dir: str, download: bool = True,
                          {names.KIND: names.EVALUATE, names.MODEL_URI: uri, **names.source(None, "tracker evaluate")})
     with lifetime(run):
         run.log_params({"model_uri": uri, "dataset": dataset, "n_test": n})
-        out = outcomes.log(run, 0, dataset, test.images, test.labels, predicted)
+        out = outcome_log.log(run, 0, dataset, test.images, test.labels, predicted)
         run.log_metrics(0, {names.TEST_ACC: out.accuracy, names.TEST_LOSS: loss_sum / n})
         run.wait()
     return Evaluation(run.run_id, out.accuracy, loss_sum / n, out.per_class, out.matrix.tolist(), n,

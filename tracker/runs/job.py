@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import torch
 
 from ..config import RunConfig
-from ..ml import served
-from ..results.figures import Drawing
+from ..ml import inference
+from .drawing import Drawing
 from ..signals import Interrupted, SignalGuard
 from ..tracking import names
-from .fit import fit
+from .epochs import fit
 from .prepare import Prepared, digests, inputs, prepare, summary_text
 
 
@@ -83,7 +83,7 @@ def train_into(p: Prepared, run, setup, state: dict | None) -> str:
             wall = time.perf_counter() - started
             model = p.model.cpu().to(memory_format=torch.contiguous_format).eval()
             # the model evaluated (EMA weights, TTA), taking the test images as their dataset stores them
-            if not run.log_model(served.package(model, p.cfg.dataset, p.cfg.tta, p.test.images),
+            if not run.log_model(inference.package(model, p.cfg.dataset, p.cfg.tta, p.test.images),
                                  {names.WALL_S: f"{wall:.3f}"}):
                 print(f"tracking server still unreachable: {run.buffered} calls of run "
                       f"{run.run_id} wait in {run.outbox.path}; replay them with `tracker sync`",

@@ -17,7 +17,7 @@ import torch
 
 from ..config import RunConfig
 from ..errors import ConfigError
-from ..ml import fingerprint, fits
+from ..ml import fingerprint, memory
 from ..ml.data import Split, load_split, on_host, split_val
 from ..ml.device import channels_last, effective_precision, pick_device, set_threads, use
 from ..ml.models import IN_SHAPE, build_model, count_params, receptive_field
@@ -75,9 +75,9 @@ def prepare(cfg: RunConfig, threads: int | None = None) -> Prepared:
     train, val = split_val(train, cfg.val_split, cfg.seed) if cfg.val_split else (train, None)
     # the splits the device holds (uint8: a byte an element); albumentations keeps train on the host
     held = [test, val] + ([] if on_host(cfg.augment) and device.type != "cpu" else [train])
-    fits.check(model, IN_SHAPE[cfg.dataset], cfg.batch_size, len(train),
+    memory.check(model, IN_SHAPE[cfg.dataset], cfg.batch_size, len(train),
                sum(s.images.numel() for s in held if s is not None), device,
-               fits.state_copies(cfg.optimizer, cfg.momentum, cfg.ema))
+               memory.state_copies(cfg.optimizer, cfg.momentum, cfg.ema))
     precision = effective_precision(device, cfg.precision)
     if precision != cfg.precision:
         print(f"warning: {device} has no native bf16; training in fp32", file=sys.stderr)

@@ -1,17 +1,13 @@
-"""Runs brought back: a KILLED run resumed from its checkpoint, in the same MLflow run, and a
-buffered run replayed once its server answers (its model rebuilt from the checkpoint).
+"""A KILLED run brought back: resumed from its last checkpoint, in the same MLflow run.
 
     tracker resume RUN_ID
 """
 from __future__ import annotations
 
-import torch
-
 from ..config import RunConfig
 from ..errors import ConfigError
-from ..ml import checkpoint, served
+from ..ml import checkpoint
 from ..ml.device import effective_precision, pick_device
-from ..ml.models import IN_SHAPE, build_model
 from ..tracking import names
 from . import job
 from .prepare import prepare
@@ -99,26 +95,3 @@ def _recorded_config(info, state: dict | None, overrides: dict) -> RunConfig:
         raise ConfigError(f"config key '{drift[0]}': the checkpoint does not match what run "
                           f"{info.run_id} recorded; it cannot be resumed")
     return cfg
-
-
-def model_from_checkpoint(run_id: str) -> served.Package:
-    """The final model of a run rebuilt from its last checkpoint (for `tracker sync`, which
-    logs a model that waited for the server); its input example is random pixels (the data
-    may not be on this machine)."""
-    from ..config import make_config
-
-    state = checkpoint.load(checkpoint.folder(run_id) / checkpoint.LAST)
-    cfg = make_config(state["config"])
-    model = build_model(cfg)
-    model.load_state_dict(state.get("ema", state["model"]))  # the weights that were evaluated
-    gen = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (2, *IN_SHAPE[cfg.dataset]), generator=gen, dtype=torch.uint8)
-    return served.package(model, cfg.dataset, cfg.tta, images)
-
-
-def sync() -> dict[str, int]:
-    """Replay every run's outbox (`tracker sync`); a model that waited is rebuilt from its
-    checkpoint. Returns run id -> calls replayed (or -1: the server is still down)."""
-    from ..tracking import replay
-
-    return replay.sync(model_from_checkpoint)

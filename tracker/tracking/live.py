@@ -181,7 +181,7 @@ class Run:
         self.log_artifact(local, str(Path(name).parent) if "/" in name else None)
 
     def log_model(self, served, tags: dict[str, str] | None = None) -> bool:
-        """Log the served model (ml.served.Package; loadable without tracker). It is exported
+        """Log the served model (ml.inference.Package; loadable without tracker). It is exported
         first, while the sender delivers the last epoch's calls; then `tags` and the run's
         tracking times (tracker.tracking_s, tracker.sending_s: complete once the queue is
         delivered) are set, and the model is logged. After an outage, waits up to

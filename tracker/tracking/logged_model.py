@@ -1,5 +1,5 @@
 """A run's model, logged as a pyfunc "model from code" that serves raw images
-(served_model.py; the network inside, ml/served.py), and loaded back by URI. Everything goes
+(model_code.py; the network inside, ml/inference.py), and loaded back by URI. Everything goes
 through tracker's client: MLflow's log_model and its models:/ and runs:/ resolution use its
 global tracking URI instead (./mlflow.db when MLFLOW_TRACKING_URI is unset), so the model is
 logged with the client's logged-model calls and URIs are resolved here.
@@ -26,7 +26,7 @@ from ..errors import TrackingError
 
 logging.getLogger("mlflow.pyfunc").setLevel(logging.WARNING)  # "Validating input example" per model
 
-CODE = Path(__file__).with_name("served_model.py")  # the served model's code, copied into each
+CODE = Path(__file__).with_name("model_code.py")  # the served model's code, copied into each
 NETWORK = "network"  # the served model's artifact holding its network (MLflow pytorch, pt2)
 
 
@@ -39,7 +39,7 @@ def _requirements() -> list[str]:
 
 
 def save(path: Path, served) -> Path:
-    """`served` (an ml.served.Package) as an MLflow model folder, path/model: uint8 images as
+    """`served` (an ml.inference.Package) as an MLflow model folder, path/model: uint8 images as
     stored in (the signature's shape), `class` and `probabilities` out. Its MLmodel names no
     run or logged model yet (upload does)."""
     import mlflow.pyfunc
@@ -93,7 +93,7 @@ def upload(c: MlflowClient, run_id: str, folder: Path) -> str:
 
 
 def log(c: MlflowClient, run_id: str, served) -> str:
-    """Export `served` (an ml.served.Package) and log it as the run's model; returns its id."""
+    """Export `served` (an ml.inference.Package) and log it as the run's model; returns its id."""
     with exported(served) as folder:
         return upload(c, run_id, folder)
 
@@ -161,7 +161,7 @@ class Loaded:
 
 
 def _own_code(local: Path, info) -> bool:
-    """Whether the model runs this tracker's served_model.py, byte for byte, when it loads."""
+    """Whether the model runs this tracker's model_code.py, byte for byte, when it loads."""
     flavor = info.flavors.get("python_function", {})
     code = local / Path(flavor.get("model_code_path") or "missing").name
     return (flavor.get("loader_module") == "mlflow.pyfunc.loaders.code_model" and code.is_file()
@@ -170,7 +170,7 @@ def _own_code(local: Path, info) -> bool:
 
 def load(uri: str, allow_pickle: bool = False) -> Loaded:
     """A logged model through MLflow. Loading runs code for a pickle-format PyTorch model, and for
-    a served model whose code is not this tracker's served_model.py: those need allow_pickle."""
+    a served model whose code is not this tracker's model_code.py: those need allow_pickle."""
     import mlflow.pyfunc
     import mlflow.pytorch
     from mlflow.models import Model

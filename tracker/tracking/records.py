@@ -71,3 +71,11 @@ def grid_keys(tags: dict) -> list[str]:
 
 def is_sweep_parent(tags: dict) -> bool:
     return tags.get(names.KIND) == names.SWEEP_KIND
+
+
+def check_sweep(run_id: str, tags: dict) -> None:
+    """A --sweep RUN_ID that is not a sweep's parent run is one line."""
+    from ..errors import TrackingError
+
+    if not is_sweep_parent(tags):
+        raise TrackingError(f"run {run_id!r} is not a sweep's parent run")

@@ -23,7 +23,7 @@ from .uri import local_uri, redact
 
 # a unique key violated, as PostgreSQL, SQLite and MySQL word it
 DUPLICATE = re.compile(r"UniqueViolation|duplicate key|UNIQUE constraint failed|Duplicate entry")
-Rebuild = Callable[[str], object]  # local run id -> its ml.served.Package, from its checkpoint
+Rebuild = Callable[[str], object]  # local run id -> its ml.inference.Package, from its checkpoint
 
 
 def apply_op(c: MlflowClient, box: Outbox, op: dict, rebuild: Rebuild | None = None) -> None:

@@ -15,7 +15,7 @@ import torch
 
 from tracker.config import make_config
 from tracker.errors import ConfigError, UserError
-from tracker.ml import checkpoint, data, device, fits
+from tracker.ml import checkpoint, data, device, memory
 from tracker.ml.data import Batches, Split
 from tracker.ml.device import autocast, channels_last, effective_precision, pick_device, use
 from tracker.ml.models import IN_SHAPE, build_model
@@ -179,37 +179,37 @@ def test_channels_last_on_cuda_only_where_the_norm_keeps_it():
 
 def test_gpu_memory_is_asked_by_index(monkeypatch):
     FakeCuda(monkeypatch, free=(6 * GiB, 3 * GiB))
-    assert fits.available_bytes(torch.device("cuda", 1)) == 3 * GiB - fits.CUDA_LIBRARIES
-    assert fits.available_bytes(torch.device("cuda", 0)) == 6 * GiB - fits.CUDA_LIBRARIES
+    assert memory.available_bytes(torch.device("cuda", 1)) == 3 * GiB - memory.CUDA_LIBRARIES
+    assert memory.available_bytes(torch.device("cuda", 0)) == 6 * GiB - memory.CUDA_LIBRARIES
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
-    assert fits.available_bytes(torch.device("cuda")) == 3 * GiB - fits.CUDA_LIBRARIES
+    assert memory.available_bytes(torch.device("cuda")) == 3 * GiB - memory.CUDA_LIBRARIES
 
 
 def test_mps_memory_is_what_metal_recommends_else_the_hosts(monkeypatch):
     monkeypatch.setattr(torch.mps, "recommended_max_memory", lambda: 12 * GiB, raising=False)
     monkeypatch.setattr(torch.mps, "driver_allocated_memory", lambda: 2 * GiB)
-    assert fits.available_bytes(torch.device("mps")) == 10 * GiB
+    assert memory.available_bytes(torch.device("mps")) == 10 * GiB
     monkeypatch.delattr(torch.mps, "recommended_max_memory")  # torch 2.4 has no such call
 
     class Host:
         available = 5 * GiB
 
-    monkeypatch.setattr(fits.psutil, "virtual_memory", lambda: Host)
-    assert fits.available_bytes(torch.device("mps")) == 5 * GiB
-    assert fits.available_bytes(torch.device("cpu")) == 5 * GiB
+    monkeypatch.setattr(memory.psutil, "virtual_memory", lambda: Host)
+    assert memory.available_bytes(torch.device("mps")) == 5 * GiB
+    assert memory.available_bytes(torch.device("cpu")) == 5 * GiB
 
 
 def test_the_estimate_counts_the_optimizer_state_and_every_split(monkeypatch):
     model = build_model(make_config({"arch": "s8", "dataset": "cifar10"}))
     weights = sum(p.numel() for p in model.parameters()) * 4
-    monkeypatch.setattr(fits, "available_bytes", lambda d: 64 * GiB)
+    monkeypatch.setattr(memory, "available_bytes", lambda d: 64 * GiB)
 
     def need(copies, data_bytes=0):
-        return fits.check(model, IN_SHAPE["cifar10"], 64, 1000, data_bytes, torch.device("cpu"), copies)
+        return memory.check(model, IN_SHAPE["cifar10"], 64, 1000, data_bytes, torch.device("cpu"), copies)
 
-    assert fits.state_copies("adam", 0.9, 0.0) == 4 and fits.state_copies("sgd", 0.0, 0.0) == 2
-    assert fits.state_copies("sgd", 0.9, 0.999) == 4
-    assert need(fits.state_copies("adam", 0.0, 0.0)) - need(fits.state_copies("sgd", 0.0, 0.0)) == 2 * weights
+    assert memory.state_copies("adam", 0.9, 0.0) == 4 and memory.state_copies("sgd", 0.0, 0.0) == 2
+    assert memory.state_copies("sgd", 0.9, 0.999) == 4
+    assert need(memory.state_copies("adam", 0.0, 0.0)) - need(memory.state_copies("sgd", 0.0, 0.0)) == 2 * weights
     assert need(2, data_bytes=12345) - need(2) == 12345
 
 
@@ -217,13 +217,13 @@ def test_prepare_counts_the_validation_split(tiny, monkeypatch):
     from tracker.runs.prepare import prepare
 
     seen = []
-    real = fits.check
+    real = memory.check
 
     def check(*args):
         seen.append(args[4])  # data_bytes: the splits on the device
         return real(*args)
 
-    monkeypatch.setattr(fits, "check", check)
+    monkeypatch.setattr(memory, "check", check)
     p = prepare(make_config({**tiny, "val_split": 0.25}))
     assert len(p.train) + len(p.val) == 600 and len(p.val) > 100 and len(p.test) == 200
     assert seen == [(600 + 200) * 28 * 28]
@@ -268,9 +268,9 @@ def test_a_ray_task_with_a_gpu_share_is_capped_to_it(monkeypatch, restore_kernel
     assert gpu == torch.device("cuda", 0)
     use(gpu)
     assert ("fraction", 0.25, 0) in fake.calls
-    assert fits.available_bytes(gpu) == 4 * GiB  # a quarter of 16, not the 12 free
+    assert memory.available_bytes(gpu) == 4 * GiB  # a quarter of 16, not the 12 free
     ray_executor.place_task(1)
-    assert fits.available_bytes(gpu) == 12 * GiB - fits.CUDA_LIBRARIES
+    assert memory.available_bytes(gpu) == 12 * GiB - memory.CUDA_LIBRARIES
 
 
 # -- the data on its way to the device ----------------------------------------------------------

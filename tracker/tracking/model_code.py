@@ -4,7 +4,7 @@ tracker). It takes images as their dataset stores them (uint8, 0-255; the signat
 shape) and returns one row per image: `class`, the predicted class index, and `probabilities`,
 one per class. The network, with the normalization and test-time augmentation of its run
 inside, is a torch.export program in the model's `artifacts/network` (MLflow's pt2 format,
-loaded without unpickling anything; see tracker/ml/served.py).
+loaded without unpickling anything; see tracker/ml/inference.py).
 
     mlflow models serve -m models:/mnist-mnist-fast-batch@champion --env-manager local
 """

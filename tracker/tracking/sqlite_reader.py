@@ -1,30 +1,22 @@
-"""Fast read-only run queries without importing mlflow: the embedded store with sqlite3 (a few
-queries for a whole experiment), a server through its REST API (`runs/search`, paged).
+"""The embedded store read with sqlite3, without importing mlflow: a few queries for a whole
+experiment, one for the per-epoch histories of many runs.
 
-The SQLite read knows MLflow's schema only at the revisions in SCHEMAS (MLflow records its
-revision in the `alembic_version` table); at any other, `read_sqlite` returns None and the
-caller asks MLflow's own client.
+It knows MLflow's schema only at the revisions in SCHEMAS (MLflow records its revision in the
+`alembic_version` table); at any other, the readers return None and the caller asks MLflow's
+own client (tracking/store.py).
 
     tracker compare --experiment mnist-demo
 """
 from __future__ import annotations
 
-import base64
-import json
 import math
 import sqlite3
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
-from ..errors import TrackingError, Unreachable
-from ..settings import SQLITE, credentials, http_timeout
-from . import names
-from .records import RunRecord, Selection, keep, metric_value
-from .uri import redact
+from ..errors import TrackingError
+from ..settings import SQLITE
+from .records import RunRecord, Selection, check_sweep, keep, metric_value
 
-PAGE = 10000
 # alembic revisions of MLflow's SQL schema this reader was written and tested against
 # (tests/test_query_paths.py): dc11669786a5 is MLflow 3.17's head
 SCHEMAS = frozenset({"dc11669786a5"})
@@ -83,7 +75,7 @@ def read_sqlite(db: Path, experiment: str | None, sweep: str | None) -> Selectio
     finally:
         con.close()
     if sweep_tags is not None:
-        _check_sweep(sweep, sweep_tags)
+        check_sweep(sweep, sweep_tags)
     return keep(runs.values(), experiment, sweep, sweep_tags)
 
 
@@ -110,76 +102,3 @@ def read_histories(db: Path, run_ids: list[str], keys) -> dict[str, dict[str, li
             for rid, per in out.items()}
 
 
-def _check_sweep(run_id: str, tags: dict) -> None:
-    from .records import is_sweep_parent
-
-    if not is_sweep_parent(tags):
-        raise TrackingError(f"run {run_id!r} is not a sweep's parent run")
-
-
-def call(uri: str, path: str, body: dict | None = None) -> dict:
-    """One REST call, with the credentials MLflow's client would send."""
-    url = uri.rstrip("/") + "/api/2.0/mlflow/" + path
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    creds = credentials()
-    user, password = creds.get("MLFLOW_TRACKING_USERNAME"), creds.get("MLFLOW_TRACKING_PASSWORD")
-    if user and password:
-        req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
-    if creds.get("MLFLOW_TRACKING_TOKEN"):
-        req.add_header("Authorization", f"Bearer {creds['MLFLOW_TRACKING_TOKEN']}")
-    try:
-        with urllib.request.urlopen(req, timeout=http_timeout()) as resp:
-            return json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as e:
-        detail = e.read().decode(errors="replace")[:300]
-        raise TrackingError(f"tracking server answered {e.code} to {path}: {' '.join(detail.split())}") from None
-    except OSError as e:
-        raise Unreachable(f"tracking server {redact(uri)} is unreachable ({e.__class__.__name__})") from None
-
-
-def _record(r: dict) -> RunRecord:
-    info, data = r["info"], r.get("data", {})
-    end = info.get("end_time")
-    return RunRecord(info["run_id"], info.get("run_name", ""), info["status"],
-                     {p["key"]: p["value"] for p in data.get("params", [])},
-                     {m["key"]: metric_value(m["value"]) for m in data.get("metrics", [])},
-                     {t["key"]: t["value"] for t in data.get("tags", [])},
-                     int(info.get("start_time", 0)), int(end) if end else None, str(info["experiment_id"]))
-
-
-def read_rest(uri: str, experiment: str | None, sweep: str | None, filter_string: str = "") -> Selection:
-    where = redact(uri)
-    sweep_tags = None
-    if sweep:
-        try:
-            parent = _record(call(uri, "runs/get?" + urllib.parse.urlencode({"run_id": sweep}))["run"])
-        except Unreachable:
-            raise
-        except TrackingError:
-            raise TrackingError(f"run {sweep!r} not found at {where}") from None
-        sweep_tags = parent.tags
-        _check_sweep(sweep, sweep_tags)
-        exp_id = parent.experiment_id
-        experiment = call(uri, "experiments/get?" + urllib.parse.urlencode(
-            {"experiment_id": exp_id}))["experiment"]["name"]
-        clause = f"tags.`{names.PARENT}` = '{sweep}'"
-        filter_string = f"{clause} and {filter_string}" if filter_string else clause
-    else:
-        try:
-            exp_id = call(uri, "experiments/get-by-name?" + urllib.parse.urlencode(
-                {"experiment_name": experiment}))["experiment"]["experiment_id"]
-        except Unreachable:
-            raise
-        except TrackingError:
-            raise TrackingError(f"experiment {experiment!r} not found at {where}") from None
-    runs, token = [], None
-    while True:
-        body = {"experiment_ids": [exp_id], "filter": filter_string, "max_results": PAGE,
-                "run_view_type": "ACTIVE_ONLY", **({"page_token": token} if token else {})}
-        page = call(uri, "runs/search", body)
-        runs += [_record(r) for r in page.get("runs", [])]
-        token = page.get("next_page_token")
-        if not token:
-            break
-    return keep(runs, experiment, sweep, sweep_tags)

@@ -18,7 +18,7 @@ Figure = tuple[str, str, tuple]  # (plots function, PNG path, its arguments)
 
 def draw(figures: list[Figure]) -> list[str]:
     """Every figure saved as its PNG; returns the paths."""
-    from . import plots
+    from ..results import plots
 
     for kind, path, args in figures:
         Path(path).parent.mkdir(parents=True, exist_ok=True)

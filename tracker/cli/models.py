@@ -29,12 +29,12 @@ def models_grp():
               help="With --by-condition: the params that define a condition (repeatable).")
 def models_register(run_id, name, alias, best, experiment, metric, by_condition, by):
     """Register RUN_ID's logged model, or the best run(s) of an experiment with --best."""
-    from ..runs import register
+    from ..runs import promote
 
     if best == bool(run_id) or (best and not experiment):
         raise click.UsageError("give RUN_ID, or --best with --experiment NAME")
-    run_ids = register.best(experiment, metric, list(by) if by_condition else []) if best else [run_id]
-    for rid, reg in zip(run_ids, register.register(run_ids, name, alias)):
+    run_ids = promote.best(experiment, metric, list(by) if by_condition else []) if best else [run_id]
+    for rid, reg in zip(run_ids, promote.register(run_ids, name, alias)):
         state = "registered" if reg.created else "already registered as"
         click.echo(f"run {rid} {state} models:/{reg.name}/{reg.version}"
                    + (f" (alias {alias}: models:/{reg.name}@{alias})" if alias else ""))

@@ -1,7 +1,7 @@
 """A run's network as it is served: images as the dataset stores them in (uint8, 0-255), the
 class probabilities and the predicted class out, with the dataset's normalization and the run's
 test-time augmentation inside, so that the logged model answers what the run's final evaluation
-answered. tracking/logged_model.py logs it; tracking/served_model.py is the code that serves it.
+answered. tracking/logged_model.py logs it; tracking/model_code.py is the code that serves it.
 
     tracker train experiments/mnist-fast.toml --data-dir ../shared/datasets
 """

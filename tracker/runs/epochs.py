@@ -15,9 +15,10 @@ from ..ml import checkpoint
 from ..ml.data import EVAL_BATCH, Batches
 from ..ml.ema import EMA
 from ..ml.train import evaluate, make_optimizer, make_scheduler, train_epoch
-from ..results import epochs, outcomes
+from ..results import per_epoch
 from ..signals import SignalGuard
 from ..tracking import names
+from . import outcome_log
 from .prepare import Prepared
 
 METRICS = names.EPOCH_METRICS
@@ -61,7 +62,7 @@ def epoch_summary(history: dict, epoch: int) -> dict:
     if names.VAL_ACC in history:  # the test accuracy a validation split selects: no peeking at test
         so_far = {k: history[k][:epoch] for k in (names.VAL_ACC, names.TEST_ACC)}
         val = {names.VAL_ACC_BEST: max(so_far[names.VAL_ACC]),
-               names.TEST_ACC_AT_BEST_VAL: epochs.at_best_val(so_far)}
+               names.TEST_ACC_AT_BEST_VAL: per_epoch.at_best_val(so_far)}
     return {**{k: history[k][i] for k in METRICS + VAL_METRICS if k in history}, **val,
             "test_acc_best": max(history["test_acc"][:epoch]),
             "train_acc_best": max(history["train_acc"][:epoch]),
@@ -135,7 +136,7 @@ def save(p: Prepared, loop: Loop, run, history: dict, epoch: int, improved: bool
 
 def fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> list:
     """Train the run's remaining epochs; a signal waits while an epoch is saved and logged.
-    Returns the run's figures, to be drawn apart (results/figures.py) while its model is logged."""
+    Returns the run's figures, to be drawn apart (runs/drawing.py) while its model is logged."""
     cfg = p.cfg
     loop = build(p)
     history = {k: [] for k in METRICS + (VAL_METRICS if loop.val is not None else ())}
@@ -160,6 +161,6 @@ def fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> list:
         loop.model.load_state_dict(loop.ema.state_dict())
     run.log_metrics(cfg.epochs, peak_memory(p.device))
     if "predictions" in metrics:  # the final evaluation's outcomes, from its kept predictions
-        outcomes.log(run, cfg.epochs, cfg.dataset, p.test.images, p.test.labels, metrics["predictions"],
+        outcome_log.log(run, cfg.epochs, cfg.dataset, p.test.images, p.test.labels, metrics["predictions"],
                      figures)
     return figures
