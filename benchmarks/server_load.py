@@ -50,7 +50,8 @@ def simulate(conn, go, done, url: str, experiment: str, indexes: list[int], args
     from tracker.settings import apply_mlflow_env
 
     apply_mlflow_env()  # as the CLI sets it before mlflow is imported: bounded calls and retries
-    from tracker.tracking import live, names, outbox
+    from tracker import names
+    from tracker.tracking import live, outbox
 
     answered, buffered, lat = itertools.count(), itertools.count(), []
     send, apply_op, append = requests.adapters.HTTPAdapter.send, live.apply_op, outbox.Outbox.append

@@ -8,7 +8,7 @@ import click
 
 from ..ml.datasets import NAMES
 from ..config import DEFAULT_CONDITION
-from ..tracking.names import TEST_ACC_BEST
+from ..names import TEST_ACC_BEST
 from .options import data_opt
 
 

@@ -121,7 +121,8 @@ def experiments_cmd(fmt):
 @click.argument("run_id")
 def show_cmd(run_id):
     """Print one run's config, metrics per epoch and artifact list."""
-    from ..tracking import names, store
+    from .. import names
+    from ..tracking import store
 
     run, hist, artifacts, models = store.describe(run_id, names.EPOCH_METRICS)
     click.echo(f"run {run_id}  {run.name}  {run.status}")

@@ -14,7 +14,8 @@ import pandas as pd
 
 from ..errors import UserError
 from ..study import Study
-from ..tracking import names, query
+from .. import names
+from ..tracking import query
 from . import confounds, per_epoch, render, stats
 from .counted import JUDGED, Counted, baseline_label, count, judged_metric, label
 

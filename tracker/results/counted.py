@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..config import DEFAULT_CONDITION, FIELDS
 from ..errors import UserError
-from ..tracking import names
+from .. import names
 from ..tracking.records import FLOAT_MAX, RunRecord, Selection
 
 # what a run contributes to its condition's row

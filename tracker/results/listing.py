@@ -11,7 +11,7 @@ import math
 
 import pandas as pd
 
-from ..tracking import names
+from .. import names
 from ..tracking.records import RunRecord
 
 PARAMS = ("norm", "seed", "epochs")  # the params a listing shows

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import FIELDS
-from ..tracking import names
+from .. import names
 from ..tracking.records import RunRecord
 from . import compare, findings, render
 from .cells import cells, notes

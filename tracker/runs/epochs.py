@@ -17,7 +17,7 @@ from ..ml.ema import EMA
 from ..ml.train import evaluate, make_optimizer, make_scheduler, train_epoch
 from ..results import per_epoch
 from ..signals import SignalGuard
-from ..tracking import names
+from .. import names
 from . import outcome_log
 from .prepare import Prepared
 

@@ -15,7 +15,7 @@ from ..errors import UserError
 from ..ml.data import EVAL_BATCH, Batches, Split, load_split
 from ..ml.datasets import DATASETS
 from ..ml.inference import as_served
-from ..tracking import names
+from .. import names
 from . import outcome_log
 from .job import lifetime
 

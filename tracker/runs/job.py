@@ -17,7 +17,7 @@ from ..config import RunConfig
 from ..ml import inference
 from .drawing import Drawing
 from ..signals import Interrupted, SignalGuard
-from ..tracking import names
+from .. import names
 from .epochs import fit
 from .prepare import Prepared, digests, inputs, prepare, summary_text
 

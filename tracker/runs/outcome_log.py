@@ -13,7 +13,7 @@ import torch
 
 from ..ml.datasets import DATASETS
 from ..ml.outcomes import Outcomes, outcomes
-from ..tracking import names
+from .. import names
 from .drawing import draw
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import UserError
 from ..results import stats
 from ..settings import outage_wait
-from ..tracking import names
+from .. import names
 
 
 def slug(label: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..config import model_name
 from ..errors import RegistryError, UserError
 from ..results.counted import best_runs
-from ..tracking import names
+from .. import names
 
 
 def best(experiment: str, metric: str, by: list[str]) -> list[str]:

@@ -18,7 +18,7 @@ from typing import Iterator
 from ..config import RunConfig
 from ..errors import RunLost, UserError
 from ..settings import PROGRESS_ENV, URI_ENV, mlflow_env, store_root, uri_env
-from ..tracking import names
+from .. import names
 from ..tracking.uri import check_reachable, is_local, redact
 from .sweep import find_child
 

@@ -8,7 +8,7 @@ from ..config import RunConfig
 from ..errors import ConfigError
 from ..ml import checkpoint
 from ..ml.device import effective_precision, pick_device
-from ..tracking import names
+from .. import names
 from . import job
 from .prepare import prepare
 

@@ -19,7 +19,7 @@ from ..errors import ConfigError, TrackingError
 from .. import study as studies
 from ..settings import outage_wait
 from ..study import Study
-from ..tracking import names
+from .. import names
 
 
 @dataclass(frozen=True)

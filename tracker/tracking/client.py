@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from ..errors import TrackingError
 from ..settings import sqlite_path, store_root
-from . import names
+from .. import names
 from .records import RunRecord
 from .uri import check_reachable, is_local, local_uri, redact
 

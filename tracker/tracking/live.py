@@ -21,7 +21,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from ..settings import outage_wait, store_root
-from . import logged_model, names, system
+from .. import names
+from . import logged_model, system
 from .client import client, edge, ensure_experiment, get, translated, unreachable
 from .outbox import Outbox
 from .replay import apply_op

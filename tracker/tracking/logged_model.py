@@ -20,7 +20,7 @@ from mlflow.entities import LoggedModelOutput, LoggedModelStatus
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from . import names
+from .. import names
 from .client import client, message
 from ..errors import TrackingError
 

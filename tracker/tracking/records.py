@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from . import names
+from .. import names
 
 FLOAT_MAX = 1.7976931348623157e308  # MLflow stores +-inf as +-this and reads it back so
 

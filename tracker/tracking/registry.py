@@ -13,7 +13,7 @@ from mlflow.entities import LoggedModelStatus
 from mlflow.exceptions import MlflowException
 
 from ..errors import RegistryError
-from . import names
+from .. import names
 from .client import client, edge, get
 from .logged_model import signature
 from .uri import redact

@@ -13,7 +13,7 @@ import urllib.request
 
 from ..errors import TrackingError, Unreachable
 from ..settings import credentials, http_timeout
-from . import names
+from .. import names
 from .records import RunRecord, Selection, check_sweep, keep, metric_value
 from .uri import redact
 

@@ -13,7 +13,7 @@ from typing import Iterable
 from mlflow.entities import Param, RunTag, ViewType
 
 from ..settings import STALE_AFTER
-from . import names
+from .. import names
 from .client import client, edge, ensure_experiment, experiment_id, get, record
 from .records import RunRecord, Selection, is_sweep_parent, keep
 from ..errors import TrackingError

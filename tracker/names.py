@@ -1,4 +1,6 @@
-"""The names tracker writes into MLflow: tags, and the metrics a training run logs per epoch.
+"""The names tracker writes into MLflow: tags, the params a run records of itself, the metrics a
+training run logs per epoch, and the artifacts. A fact every folder reads (ml/ included), so it
+stands at the top and imports nothing.
 
     tracker runs --filter "tags.tracker.kind = 'train'"
 """
