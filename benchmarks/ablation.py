@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from time_to_accuracy import ROOT, timed  # runs tracker in a subprocess; exits if it fails
-from tracker.config import read_toml, split_grid
+from tracker import experiment
 
 RECIPE = ROOT / "experiments" / "mnist-fast.toml"
 OFF = {"augment": "none", "label_smoothing": 0.0, "ema": 0.0, "tta": False}  # each trick, off
@@ -37,7 +37,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--keep", metavar="DIR", help="Keep the store and sweep files here.")
     args = ap.parse_args()
-    recipe, _ = split_grid(read_toml(RECIPE))  # the recipe's keys, without its grid (or its study)
+    recipe = experiment.read(RECIPE).base  # the recipe's keys, without its grid (or its study)
     recipe.update(norm=args.norm, experiment="mnist-fast-ablation")
     variants = {"recipe": {}, **{f"no-{k}": {k: v} for k, v in OFF.items()}}
     with tempfile.TemporaryDirectory() as tmp:

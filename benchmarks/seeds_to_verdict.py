@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tracker.config import read_toml, split_grid
+from tracker import experiment
 from tracker.results.sequential import level, step
 from tracker.results.verdicts import judge
 
@@ -95,7 +95,7 @@ looks = [3, 5, 10]
 
 
 def real(data: str, keep: str | None, epochs: int) -> None:
-    base, _ = split_grid(read_toml(ROOT / "experiments" / "mnist-demo.toml"))
+    base = experiment.read(ROOT / "experiments" / "mnist-demo.toml").base
     lines = [f"{k} = {v!r}".replace("'", '"').replace("True", "true").replace("False", "false")
              for k, v in base.items() if k not in ("experiment", "epochs", "lr")]
     folder = Path(keep or tempfile.mkdtemp())

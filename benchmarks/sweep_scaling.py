@@ -93,7 +93,8 @@ def requests_per_run(url: str, config: Path, store: Path) -> tuple[Counter, int]
 
     os.environ.update(MLFLOW_TRACKING_URI=url, TRACKER_STORE=str(store), TRACKER_PROGRESS="0")
     apply_mlflow_env()
-    from tracker.runs import job, sweep
+    from tracker import experiment
+    from tracker.runs import job, plan
     from tracker.tracking import live
 
     counts: Counter = Counter()
@@ -116,7 +117,7 @@ def requests_per_run(url: str, config: Path, store: Path) -> tuple[Counter, int]
 
     requests.Session.send, live.Run.log_model = counting, finish_counted
     try:
-        job.train(sweep.plan(str(config), extra={"experiment": "scaling-calls"}).points[0].cfg)
+        job.train(plan.plan(experiment.read(str(config)), extra={"experiment": "scaling-calls"}).points[0].cfg)
     finally:
         requests.Session.send, live.Run.log_model = send, finish
     return counts, sum(counts.values()) - at_model["n"]

@@ -281,10 +281,11 @@ def main() -> None:
         from tracker.settings import apply_mlflow_env
 
         apply_mlflow_env()  # as the CLI sets it before mlflow is imported: no telemetry, bounded calls
-        from tracker.config import make_config, parse_overrides, read_toml, split_grid
+        from tracker import experiment
+        from tracker.config import make_config, parse_overrides
         from tracker.runs import job
 
-        base, _ = split_grid(read_toml(str(ROOT / "experiments" / "mnist-demo.toml")))
+        base = experiment.read(str(ROOT / "experiments" / "mnist-demo.toml")).base
         cfg = make_config({**base, "epochs": args.epochs, "data_dir": args.data_dir, "download": False,
                            "experiment": "overhead", **parse_overrides(tuple(args.set))})
         warm = make_config({**dataclasses.asdict(cfg), "epochs": 1, "train_limit": 1000, "experiment": "warm-up"})

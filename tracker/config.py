@@ -31,6 +31,11 @@ PRECISIONS = ("fp32", "bf16")
 MAX_PARAM_CHARS = 6000  # MLflow's limit on a param value
 DEFAULT_EXPERIMENT = "tracker"
 DEFAULT_CONDITION = ("norm",)  # what a condition is when neither --by nor a sweep's grid says
+# config keys that name a run and say where or how it executes, never what it computes: they
+# may differ between the runs compared (not a confound), a resume may change PLACEMENT, and a
+# sweep's identity leaves PLACEMENT out
+NAMING = ("run_name", "experiment")
+PLACEMENT = ("data_dir", "download", "device", "system_metrics")
 MODEL_KEYS = ("dataset", "arch", "norm")  # what names a model: mnist-mnist-fast-batch
 RUN_KEYS = (*MODEL_KEYS, "seed")  # what names a run: mnist-mnist-fast-batch-seed1
 
@@ -170,10 +175,19 @@ def validate(cfg: RunConfig) -> None:
                               "use 1-250 characters without '/', '\\' or ':'")
 
 
+def unknown_key(key: str, what: str = "config key") -> str:
+    """The line for a key RunConfig does not have, with the nearest one when there is one."""
+    import difflib
+
+    near = difflib.get_close_matches(key, FIELDS, n=1, cutoff=0.6)
+    hint = f"did you mean '{near[0]}'?" if near else "docs/config.md lists the keys"
+    return f"unknown {what} '{key}'; {hint}"
+
+
 def parse_value(key: str, text: str) -> Any:
     """Parse a --set value as TOML, falling back to a bare string (norm=group)."""
     if key not in FIELDS:
-        raise ConfigError(f"unknown config key '{key}'; known keys: {', '.join(FIELDS)}")
+        raise ConfigError(unknown_key(key))
     if text.lower() in ("none", "null") and _TYPES[key] == Optional[int]:
         return None
     try:
@@ -203,43 +217,10 @@ def read_toml(path: str | os.PathLike) -> dict[str, Any]:
         raise ConfigError(f"config file {str(p)!r}: malformed TOML: {e}") from None
 
 
-def split_grid(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list]]:
-    """A sweep file: the [grid] table holds lists, [study] the declared analysis (study.py);
-    everything else is the base config."""
-    raw = dict(raw)
-    raw.pop("study", None)
-    grid = raw.pop("grid", {}) or {}
-    if not isinstance(grid, dict):
-        raise ConfigError("config key 'grid': expected a table of lists")
-    for key, values in grid.items():
-        if key not in FIELDS:
-            raise ConfigError(f"grid key '{key}' is not a config field; known keys: {', '.join(FIELDS)}")
-        if not isinstance(values, list) or not values:
-            raise ConfigError(f"grid key '{key}': expected a non-empty list, got {values!r}")
-    return raw, grid
-
-
 def make_config(values: dict[str, Any]) -> RunConfig:
     for key in values:
         if key not in FIELDS:
-            raise ConfigError(f"unknown config key '{key}'; known keys: {', '.join(FIELDS)}")
+            raise ConfigError(unknown_key(key))
     if "data_dir" not in values and data_dir_env():
         values = {**values, "data_dir": data_dir_env()}
     return RunConfig(**values)
-
-
-
-
-def grid_point(path: str | None, overrides: dict[str, Any] | None = None) -> tuple[RunConfig, str]:
-    """One run of PATH, and a note saying which point of its [grid] it is (empty without a grid)."""
-    base, grid = split_grid(read_toml(path)) if path else ({}, {})
-    overrides = overrides or {}
-    chosen = {k: overrides[k] if k in overrides else values[0] for k, values in grid.items()}
-    cfg = make_config({**base, **chosen, **overrides})
-    if not grid:
-        return cfg, ""
-    points = math.prod(len(v) for v in grid.values())
-    source = {k: "--set" if k in overrides else "the grid's first" for k in chosen}
-    how = ", ".join(f"{k}={v} ({source[k]})" for k, v in chosen.items())
-    return cfg, (f"{Path(path).name} has a [grid] of {points} runs; this is one of them: {how}. "
-                 f"`tracker sweep {path}` runs them all")

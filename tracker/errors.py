@@ -32,6 +32,11 @@ class Unreachable(TrackingError):
     answer that says no: a caller may wait and try again, and must not report "not found"."""
 
 
+class NoRunsMatch(TrackingError):
+    """A selection (an experiment, a sweep's children, a filter) in which no run counts yet: the
+    first look of an adaptive sweep, a parent run with nothing to show yet."""
+
+
 class RegistryError(TrackingError):
     """A model name, alias or version the registry refuses or does not have."""
 

@@ -27,6 +27,16 @@ RESUMED_ON = "tracker.resumed_on"  # "epoch N: DEVICE, PRECISION, channels_last 
 MODEL_URI = "tracker.model_uri"
 TRACKING_S, WALL_S, SENDING_S = "tracker.tracking_s", "tracker.wall_s", "tracker.sending_s"
 
+# what a training run records of itself as params, beyond its config
+PARAMS_TOTAL, PARAMS_TRAINABLE, RECEPTIVE_FIELD = "params_total", "params_trainable", "receptive_field"
+DEVICE_USED, PRECISION_USED, CHANNELS_LAST = "device_used", "precision_used", "channels_last"
+GIT_COMMIT_PARAM = "git_commit"
+VERSIONS = {"torch": "torch_version", "torchvision": "torchvision_version", "mlflow": "mlflow_version"}
+DIGEST = "_digest"  # split + this: train_digest, test_digest (the data read, as in its dataset inputs)
+TRAIN_DIGEST, TEST_DIGEST = "train" + DIGEST, "test" + DIGEST
+ENVIRONMENT = (DEVICE_USED, PRECISION_USED, CHANNELS_LAST, *VERSIONS.values(), GIT_COMMIT_PARAM)
+RECORDED = (PARAMS_TOTAL, PARAMS_TRAINABLE, RECEPTIVE_FIELD, TRAIN_DIGEST, TEST_DIGEST, *ENVIRONMENT)
+
 # one epoch of a training run, logged at step = epoch (accuracies are fractions in [0, 1])
 TRAIN_LOSS, TRAIN_ACC, TEST_LOSS, TEST_ACC = "train_loss", "train_acc", "test_loss", "test_acc"
 LR, EPOCH_TIME = "lr", "epoch_time_s"

@@ -50,9 +50,24 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**os.environ, **mlflow_env(), **(extra or {})}
 
 
-def env_or(name: str, default: str) -> str:
-    """One variable a caller names (e.g. a server's pool size), else its default."""
-    return os.environ.get(name, default)
+def child_env_without(*names: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """child_env, less the variables named (a test server that must not see the test's URI)."""
+    return {k: v for k, v in child_env(extra).items() if k not in names}
+
+
+def path_first(folder: str) -> str:
+    """PATH with `folder` first (a venv's bin/, where `mlflow models serve` finds uvicorn)."""
+    return f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+# MLflow's default pool (5 + 10 connections a worker) froze a server with 32 runs logging at
+# once: a log-batch holds one connection and opens another (benchmarks/server_load.py)
+SERVER_POOL = {"MLFLOW_SQLALCHEMYSTORE_POOL_SIZE": "20", "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW": "60"}
+
+
+def server_pool() -> dict[str, str]:
+    """The database pool of a server tracker starts: SERVER_POOL, unless the user set one."""
+    return {k: os.environ.get(k, v) for k, v in SERVER_POOL.items()}
 
 
 def store_root() -> Path:
@@ -87,8 +102,6 @@ def sqlite_path(uri: str) -> Path | None:
 def data_dir_env() -> str | None:
     """TRACKER_DATA_DIR when set."""
     return os.environ.get(DATA_ENV) or None
-
-
 
 
 def progress() -> bool:

@@ -20,6 +20,8 @@ class Interrupted(BaseException):
     def __init__(self, signum: int, outcome: str = "the run is marked KILLED"):
         super().__init__(signal.Signals(signum).name)
         self.signum, self.outcome = signum, outcome
+        self.run_id: str | None = None  # the run it stopped, once known
+        self.resume: str | None = None  # the command that continues what was stopped
 
 
 class SignalGuard:

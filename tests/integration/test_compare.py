@@ -112,7 +112,7 @@ def test_every_format_parses(experiment, tmp_path):
     assert lines[0].endswith("| p Holm | Δ vs baseline (95% CI), pp | verdict |")
     assert "| batch | 3 | 98.57 ± 0.25 |" in md and "| group | 1 | 95.80 | — |" in md  # n = 1: no spread
     assert lines[2].endswith("| baseline | baseline |") and lines[3].endswith("| worse |")
-    assert "- judged on the final test accuracy (the last epoch's); baseline norm=batch (the best mean)" in md
+    assert "- judged on the final test accuracy (the last epoch's); baseline norm=batch (the first condition in sorted order)" in md
     assert "- norm=layer vs norm=batch: worse: " in md and "- power: with n = 1, 3 per condition" in md
     table = cli("compare", "--experiment", experiment).stdout
     assert "98.57 ± 0.25" in table and "norm=group vs norm=batch: undecided" in table

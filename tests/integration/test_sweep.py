@@ -64,20 +64,21 @@ def test_grid_key_must_be_a_config_field(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text('[grid]\nnorms = ["batch"]\n')
     result = cli("sweep", str(path))
-    assert result.exit_code == 2 and "grid key 'norms' is not a config field" in result.stderr
+    assert result.exit_code == 2 and "unknown grid key 'norms'; did you mean 'norm'?" in result.stderr
 
 
 def test_every_shipped_experiment_plans():
     from pathlib import Path
 
-    from tracker.runs import sweep
+    from tracker import experiment
+    from tracker.runs.plan import plan
 
     files = sorted((Path(__file__).resolve().parents[2] / "experiments").glob("*.toml"))
     assert {f.stem for f in files} >= {"cifar10-norms", "cifar10-dws", "cifar10-novice",
                                        "fashion-mnist-models", "mnist-norms"}
-    sizes = {f.stem: len(sweep.plan(str(f)).points) for f in files}
+    sizes = {f.stem: len(plan(experiment.read(str(f))).points) for f in files}
     assert sizes["cifar10-norms"] == 9 and sizes["fashion-mnist-models"] == 16
-    norms = sweep.plan(str(files[0].parent / "cifar10-norms.toml"))
+    norms = plan(experiment.read(str(files[0].parent / "cifar10-norms.toml")))
     assert {p.cfg.epochs for p in norms.points} == {20} and {p.cfg.batch_size for p in norms.points} == {64}
 
 

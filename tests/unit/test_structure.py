@@ -98,14 +98,20 @@ def test_only_the_tracking_package_imports_mlflow():
 
 # which folders may import which: the architecture the tree states (README.md, "Layout")
 FACTS = ("tracker.errors", "tracker.settings", "tracker.config", "tracker.signals", "tracker.names",
-         "tracker.study")
+         "tracker.study", "tracker.experiment")
 FORBIDDEN = {
     # config reads ml's facts (datasets, the architectures), so ml stands below it
-    "tracker.ml": ("tracker.runs", "tracker.results", "tracker.cli", "tracker.tracking", "tracker.config"),
-    "tracker.results": ("tracker.runs", "tracker.cli"),
-    "tracker.tracking": ("tracker.ml", "tracker.runs", "tracker.results", "tracker.cli"),
-    "tracker.runs": ("tracker.cli",),
-    **{fact: ("tracker.runs", "tracker.results", "tracker.cli", "tracker.tracking") for fact in FACTS},
+    "tracker.ml": ("tracker.runs", "tracker.results", "tracker.cli", "tracker.tracking", "tracker.config",
+                   "tracker.testkit"),
+    # results reads runs and writes tables: it never reaches data, models or a live run
+    "tracker.results": ("tracker.runs", "tracker.cli", "tracker.ml", "tracker.testkit"),
+    "tracker.tracking": ("tracker.ml", "tracker.runs", "tracker.results", "tracker.cli", "tracker.testkit"),
+    "tracker.runs": ("tracker.cli", "tracker.testkit"),
+    "tracker.cli": ("tracker.testkit",),
+    # the test kit starts servers and writes data files: facts and tracking only
+    "tracker.testkit": ("tracker.ml", "tracker.runs", "tracker.results", "tracker.cli"),
+    **{fact: ("tracker.runs", "tracker.results", "tracker.cli", "tracker.tracking", "tracker.testkit")
+       for fact in FACTS},
 }
 
 
@@ -142,8 +148,48 @@ def test_only_the_cli_imports_click():
     assert users and all(_within(u, "tracker.cli") for u in users), users
 
 
+ENVIRONMENT_READS = ("environ", "getenv", "putenv", "unsetenv")
+
+
+def environment_readers(sources: dict[str, str]) -> set[str]:
+    """The modules that name the environment at all (os.environ, os.getenv, `from os import
+    environ`), the test kit included."""
+    out = set()
+    for name, text in sources.items():
+        for node in ast.walk(ast.parse(text)):
+            if (isinstance(node, ast.Attribute) and node.attr in ENVIRONMENT_READS) or \
+                    (isinstance(node, ast.ImportFrom) and node.module == "os"
+                     and any(a.name in ENVIRONMENT_READS for a in node.names)):
+                out.add(name)
+    return out
+
+
 def test_only_settings_reads_the_environment():
-    readers = {name for name, path in modules().items()
-               if ("os.environ" in path.read_text() or "os.getenv" in path.read_text())
-               and not _within(name, "tracker.testkit")}
+    readers = environment_readers({name: path.read_text() for name, path in modules().items()})
     assert readers == {"tracker.settings"}
+
+
+def test_the_environment_check_catches_every_spelling_and_no_generic_reader_is_left():
+    caught = environment_readers({"a": "import os\nos.environ.get('X')", "b": "from os import getenv",
+                                  "c": "import os\nos.getenv('X')", "d": "x = 1"})
+    assert caught == {"a", "b", "c"}
+    import inspect
+
+    import tracker.settings as settings
+
+    # a function that reads any variable its caller names would let every module read the environment
+    generic = [name for name, fn in inspect.getmembers(settings, inspect.isfunction)
+               if fn.__module__ == settings.__name__ and list(inspect.signature(fn).parameters)[:1] == ["name"]]
+    assert generic == []
+
+
+def test_results_never_imports_torch():
+    users = {name for name, path in modules().items() if _within(name, "tracker.results")
+             and {"torch", "torchvision"} & _imports_of(path)}
+    assert users == set()
+
+
+def test_no_benchmark_over_300_lines():
+    bench = PACKAGE.parent / "benchmarks"
+    long = {p.name: n for p in bench.glob("*.py") if (n := len(p.read_text().splitlines())) > 300}
+    assert long == {}

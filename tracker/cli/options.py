@@ -40,8 +40,8 @@ class Group(click.Group):
             fail(f"{e}; the run is marked FAILED", code=1)
         except Interrupted as e:
             click.echo(f"\nstopped by {e}; {e.outcome}", err=True)
-            if getattr(e, "run_id", None):
-                click.echo(f"continue it with: tracker resume {e.run_id}", err=True)
+            if e.resume:
+                click.echo(f"continue it with: {e.resume}", err=True)
             sys.exit(128 + e.signum)
 
 

@@ -36,7 +36,7 @@ def compare_cmd(experiment, sweep_id, filter_string, by, fmt, output, plot, targ
     one_selection(experiment, sweep_id)
     options = study_options(metric, baseline, margin, alpha)
     comparison = compare.compare(experiment, sweep_id, filter_string, by, target, options)
-    figure = compare.condition_curves(comparison.counted) if plot or fmt == "html" else None
+    figure = compare.condition_curves(comparison.counted, comparison.level) if plot or fmt == "html" else None
     if plot:
         figure.savefig(plot, dpi=100)
         click.echo(f"wrote {plot}", err=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from .. import names
 from .options import config_arg, data_opt, set_opt
 
 DEMO = str(Path(__file__).resolve().parents[2] / "experiments" / "mnist-demo.toml")
@@ -17,12 +18,13 @@ DEMO = str(Path(__file__).resolve().parents[2] / "experiments" / "mnist-demo.tom
 def _config(config, sets, data_dir=None):
     """The run CONFIG with --set and --data-dir; a file with a [grid] gives one point of it,
     and says which on stderr."""
-    from ..config import grid_point, parse_overrides
+    from .. import experiment
+    from ..config import parse_overrides
 
     overrides = parse_overrides(sets)
     if data_dir:
         overrides["data_dir"] = data_dir
-    cfg, note = grid_point(config, overrides)
+    cfg, note = experiment.point(experiment.read(config), overrides)
     if note:
         click.echo(f"note: {note}", err=True)
     return cfg
@@ -58,8 +60,8 @@ def summary(config, sets):
     text, counts = describe(cfg)
     click.echo(text)
     click.echo(f"arch {cfg.arch}, norm {cfg.norm}, dataset {cfg.dataset}: "
-               f"{counts['params_total']:,} params ({counts['params_trainable']:,} trainable), "
-               f"receptive field {counts['receptive_field']}")
+               f"{counts[names.PARAMS_TOTAL]:,} params ({counts[names.PARAMS_TRAINABLE]:,} trainable), "
+               f"receptive field {counts[names.RECEPTIVE_FIELD]}")
 
 
 @click.command()
@@ -67,10 +69,11 @@ def summary(config, sets):
 @data_opt
 def demo(epochs, data_dir):
     """Sweep MNIST over batch, layer and group norm (experiments/mnist-demo.toml), then compare."""
-    from ..runs import executors
+    from .. import experiment
+    from ..runs import driver, plan
 
     extra = {**({"epochs": epochs} if epochs else {}), **({"data_dir": data_dir} if data_dir else {})}
-    comparison = executors.sweep_and_compare(DEMO, extra, echo=click.echo)
+    comparison = driver.run(plan.plan(experiment.read(DEMO), (), extra), echo=click.echo).comparison
     click.echo(comparison.render(), nl=False)
     if comparison.footnote:
         click.echo(comparison.footnote, err=True)
@@ -102,13 +105,14 @@ def sweep_cmd(config, sets, data_dir, dry_run, workers, executor, address, cpus_
               until_decided):
     """Run the [grid] of CONFIG as child runs under one parent run; FINISHED children are skipped.
     The parent run shows the comparison as the children end (its description, curves, compare.*)."""
-    from ..runs import adaptive, sweep
+    from .. import experiment
+    from ..runs import plan
 
     if executor == "ray" and workers > 1:
         raise click.UsageError("--workers is for the local executor; with --executor ray, Ray runs as "
                                "many at once as --cpus-per-run and the cluster's CPUs allow")
     extra = {"data_dir": data_dir} if data_dir else None
-    p = adaptive.plan(config, sets, extra) if until_decided else sweep.plan(config, sets, extra)
+    p = plan.plan(experiment.read(config), sets, extra, until_decided)
     if dry_run:
         over = f"over {', '.join(p.grid_keys)}" if p.grid_keys else f"(no [grid] in {Path(config).name})"
         click.echo(f"sweep {p.name}: {len(p.points)} run{'s' if len(p.points) != 1 else ''} {over}")
@@ -118,16 +122,14 @@ def sweep_cmd(config, sets, data_dir, dry_run, workers, executor, address, cpus_
             click.echo(f"until decided: looks of {', '.join(map(str, p.study.looks))} seeds per condition; "
                        "only undecided conditions get the later seeds")
         return
-    from ..runs import executors
+    from ..runs import driver
 
     ray = {"address": address, "cpus": cpus_per_run, "gpus": gpus_per_run} if executor == "ray" else None
-    if until_decided:
-        parent, counts, _ = adaptive.until_decided(p, config, workers, echo=click.echo, ray=ray)
-    else:
-        parent, counts = executors.execute(p, config, workers, echo=click.echo, ray=ray)
-    click.echo(f"sweep {p.name} (parent run {parent}): {counts['finished']} finished, "
+    done = driver.run(p, workers, echo=click.echo, ray=ray)
+    counts = done.counts
+    click.echo(f"sweep {p.name} (parent run {done.parent_id}): {counts['finished']} finished, "
                f"{counts['skipped']} skipped, {counts['failed']} failed")
-    click.echo(f"compare: tracker compare --sweep {parent}")
+    click.echo(f"compare: tracker compare --sweep {done.parent_id}")
     if counts["failed"]:
         sys.exit(1)
 

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from .. import names
 from ..settings import progress
 from .data import Batches
 from .device import autocast
@@ -67,7 +68,7 @@ def train_epoch(model, batches: Batches, optimizer, scheduler, per_batch: bool,
             bar.set_postfix(loss=f"{avg:.4f}", acc=f"{correct.item() / seen:.2%}")
     if scheduler is not None and not per_batch:
         scheduler.step()
-    return {"train_loss": loss_sum.item() / seen, "train_acc": correct.item() / seen}
+    return {names.TRAIN_LOSS: loss_sum.item() / seen, names.TRAIN_ACC: correct.item() / seen}
 
 
 # test-time augmentation: the image and its one-pixel shifts (dy, dx); no flips, digits have a side

@@ -1,7 +1,8 @@
 """The comparison as a reader sees it: one line per condition (the judged metric with its
 spread and interval, the other figures, the difference to the baseline and the verdict), and
-the lines under the table (what was judged and how, each verdict's reason, power, confounds).
-Rendering them is render.py's job.
+the lines under the table (what was judged and how, each verdict's reason, power, confounds,
+flags). Every number is in the judged metric's display units and every interval names its
+level. Rendering them is render.py's job.
 
     tracker compare --experiment mnist-demo --format markdown
 """
@@ -11,41 +12,42 @@ import math
 
 import pandas as pd
 
-from . import confounds
-from .counted import JUDGED, label
-
-TITLES = {"final": "test final %", "best_val": "test @ best val %", "best_test": "test best % (picked on test)"}
-DESCRIBED = {"final": "the final test accuracy (the last epoch's)",
-             "best_val": "the test accuracy at each run's best validation epoch",
-             "best_test": "each run's best test accuracy over its epochs (selected on the test set: biased up)"}
-OTHER_TITLES = (("test_acc_final", TITLES["final"]), ("test_acc_at_best_val", TITLES["best_val"]),
-                ("test_acc_best", TITLES["best_test"]), ("train_acc_best", "train best %"))
+from .. import names
+from ..study import REFERENCE
+from . import confounds, flags
+from .counted import label
 
 
 def missing(v) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
+    return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
 
 
-def _pct(row: dict, key: str) -> str:
-    mean, std = row.get(key + "_mean"), row.get(key + "_std")
+def level_label(confidence: float) -> str:
+    """An interval's level as it is written: 95%, 90%, 97.55%."""
+    return f"{confidence * 100:.4g}%"
+
+
+def _value(row: dict, column: str, judged) -> str:
+    mean, std = row.get(column + "_mean"), row.get(column + "_std")
     if missing(mean):
         return "—"
-    return f"{mean * 100:.2f}" + ("" if missing(std) else f" ± {std * 100:.2f}")
+    return judged.shown(mean) + ("" if missing(std) else f" ± {judged.shown(std)}")
 
 
-def _ci(row: dict, key: str) -> str:
-    low, high = row.get(key + "_ci_low"), row.get(key + "_ci_high")
-    return "—" if missing(low) else f"{low * 100:.2f}–{high * 100:.2f}"
+def _ci(row: dict, column: str, judged) -> str:
+    low, high = row.get(column + "_ci_low"), row.get(column + "_ci_high")
+    return "—" if missing(low) else f"{judged.shown(low)}–{judged.shown(high)}"
 
 
-def _diff(row: dict) -> str:
-    """The difference to the baseline in percentage points, with its 95% interval."""
+def _diff(row: dict, judged) -> str:
+    """The difference to the baseline, with its interval."""
     if row["baseline"]:
         return "baseline"
+    shown = judged.shown(row["diff_vs_baseline"], sign=True).removesuffix(" pp")
     if missing(row["diff_ci_low"]):  # a side with n = 1: no interval
-        return f"{row['diff_vs_baseline'] * 100:+.2f}"
-    return (f"{row['diff_vs_baseline'] * 100:+.2f} ({row['diff_ci_low'] * 100:+.2f} to "
-            f"{row['diff_ci_high'] * 100:+.2f})")
+        return shown
+    return (f"{shown} ({judged.shown(row['diff_ci_low'], sign=True).removesuffix(' pp')} to "
+            f"{judged.shown(row['diff_ci_high'], sign=True).removesuffix(' pp')})")
 
 
 def _seconds(r: dict) -> str:
@@ -56,49 +58,62 @@ def _seconds(r: dict) -> str:
 
 def cells(comparison) -> pd.DataFrame:
     """One line per condition, for the table, markdown and html formats."""
-    rows, by, metric = comparison.rows, comparison.counted.by, comparison.counted.metric
-    judged = JUDGED[metric][1]
-    others = [(k, t) for k, t in OTHER_TITLES if k != judged and f"{k}_mean" in rows]
+    rows, by, judged = comparison.rows, comparison.counted.by, comparison.judged
+    others = [j for j in REFERENCE if j.column != judged.column and f"{j.column}_mean" in rows]
+    level = level_label(comparison.level)
+    unit = f", {judged.unit}" if judged.unit else ""
     out = []
     for r in rows.to_dict("records"):
-        line = {**{k: str(r[k]) for k in by}, "n": str(r["n"]), TITLES[metric]: _pct(r, judged),
-                "95% CI": _ci(r, judged)}
-        line.update({title: _pct(r, k) for k, title in others})
-        line.update({"params": f"{r['params']:,}" if isinstance(r["params"], int) else str(r["params"]),
-                     "epochs": str(r["epochs"]), "s/epoch": f"{r['epoch_time_s']:.1f}"})
+        line = {**{k: str(r[k]) for k in by}, "n": str(r["n"]), judged.title: _value(r, judged.column, judged),
+                f"{level} CI": _ci(r, judged.column, judged)}
+        line.update({j.title: _value(r, j.column, j) for j in others})
+        if judged.percent:  # tracker's own runs: the model and its cost
+            line.update({"params": f"{r['params']:,}" if isinstance(r["params"], int) else str(r["params"]),
+                         "epochs": str(r["epochs"]), "s/epoch": f"{r[names.EPOCH_TIME]:.1f}"})
         if "time_to_target" in r:
             line[f"s to {r['time_to_target']:.2%} (reached)"] = _seconds(r)
         line["p Holm"] = "—" if missing(r["p_holm"]) else f"{r['p_holm']:.3g}"
-        line["Δ vs baseline (95% CI), pp"] = _diff(r)
+        line[f"Δ vs baseline ({level} CI){unit}"] = _diff(r, judged)
         line["verdict"] = r["verdict"]
         out.append(line)
     return pd.DataFrame(out)
 
 
+def analysis_line(comparison) -> str:
+    """What was judged and how: the metric, the baseline and the rule that chose it, the margin,
+    alpha, the looks."""
+    study, judged = comparison.study, comparison.judged
+    margin = ("no margin (no equivalence verdicts)" if study.margin is None else
+              f"margin ±{study.margin:g}{' ' + judged.unit if judged.unit else ''}")
+    rule = "" if comparison.baseline_rule == "declared" else f" ({comparison.baseline_rule})"
+    seeds = "" if comparison.counted.seeded else "; the runs name no seed, so each run is one replicate"
+    return (f"judged on {judged.description}; baseline {comparison.baseline}{rule}; {margin}; "
+            f"alpha {study.alpha:g}" + (f"; looks {', '.join(map(str, study.looks))} seeds per condition"
+                                        if study.looks else "") + seeds)
+
+
 def notes(comparison) -> list[str]:
-    """The lines under the table: the analysis, each verdict's reason, power, confounds."""
-    rows, by, study = comparison.rows.to_dict("records"), comparison.counted.by, comparison.study
-    metric = comparison.counted.metric
-    margin = "no margin (no equivalence verdicts)" if study.margin is None else f"margin ±{study.margin:g} pp"
-    out = [f"judged on {DESCRIBED[metric]}; baseline {comparison.baseline}"
-           f"{'' if study.baseline else ' (the best mean)'}; {margin}; alpha {study.alpha:g}"
-           + (f"; looks {', '.join(map(str, study.looks))} seeds per condition" if study.looks else "")]
-    differs = comparison.declared.differences(study) if comparison.declared is not None else []
+    """The lines under the table: the analysis, each verdict's reason, power, confounds, flags."""
+    rows, by, judged = comparison.rows.to_dict("records"), comparison.counted.by, comparison.judged
+    out = [analysis_line(comparison)]
+    differs = comparison.declared.differences(comparison.study) if comparison.declared is not None else []
     if differs:
         out.append("this analysis differs from the one the sweep declared: " + "; ".join(differs))
     for r in rows:
         if not r["baseline"]:
             out.append(f"{label(by, [r[k] for k in by])} vs {comparison.baseline}: {r['verdict_reason']}")
-    power = [f"{label(by, [r[k] for k in by])} {r['detectable_diff'] * 100:.2f} pp" for r in rows
-             if not r["baseline"] and not missing(r["detectable_diff"])]
+    power = [f"{label(by, [r[k] for k in by])} {judged.shown(r['detectable_diff'], sign=True).lstrip('+')}"
+             for r in rows if not r["baseline"] and not missing(r["detectable_diff"])]
     if power:
         ns = sorted({r["n"] for r in rows})
         out.append(f"power: with n = {', '.join(map(str, ns))} per condition and the observed spread, "
-                   "differences smaller than these could not have been detected with 80% power: "
-                   + "; ".join(power))
+                   f"differences smaller than these could not have been detected with "
+                   f"{comparison.power:.0%} power: " + "; ".join(power))
     undecided = [f"{label(by, [r[k] for k in by])} about {int(r['seeds_needed'])}" for r in rows
                  if r["verdict"] == "undecided" and not missing(r["seeds_needed"])]
     if undecided:
-        out.append("seeds per condition that would decide the undecided comparisons: " + "; ".join(undecided))
+        out.append("seeds per condition that would decide the undecided comparisons (an estimate, at "
+                   "the observed difference and spread): " + "; ".join(undecided))
     out += confounds.lines(comparison.confounds)
+    out += flags.lines(comparison)
     return out

@@ -1,39 +1,49 @@
 """What else differs between the conditions compared: a param that is not one of the compared
 keys, nor the seed, yet takes other values in one condition than in another (parameter count,
 epochs, the data read, code commit, library versions, device or precision used, any other
-config key). A verdict about the compared keys is then also about these.
+config key or logged param), or a source tag MLflow sets (the script, its git commit). A
+verdict about the compared keys is then also about these.
 
     tracker compare --experiment cifar10-novice --by norm
 """
 from __future__ import annotations
 
-from ..config import FIELDS
+from .. import names
+from ..config import NAMING, PLACEMENT
 from ..tracking.records import RunRecord
 
-# config keys that differ by design or say only where things are
-NOT_CONFOUNDS = ("seed", "run_name", "experiment", "data_dir", "download", "device")
-# what a run records of itself beyond its config
-RECORDED = ("params_total", "train_digest", "test_digest", "git_commit", "torch_version",
-            "torchvision_version", "mlflow_version", "device_used", "precision_used")
+# params that differ by design or say only where and how a run executed
+NOT_CONFOUNDS = (*NAMING, *PLACEMENT, names.CHANNELS_LAST)
+TAGS = (names.SOURCE_NAME, names.GIT_COMMIT)  # MLflow's own source tags, compared too
 
 
-def candidates(by: list[str]) -> list[str]:
-    return [k for k in (*FIELDS, *RECORDED) if k not in by and k not in NOT_CONFOUNDS]
+def candidates(runs: list[RunRecord], by: list[str], seed: str = "seed",
+               tuned: tuple[str, ...] = ()) -> list[str]:
+    """Every param some run logged and every source tag, but the compared keys, the seed, the
+    keys tuned per condition and those that only say where a run executed."""
+    skip = {*by, seed, *tuned, *NOT_CONFOUNDS}
+    params = dict.fromkeys(k for r in runs for k in r.params if k not in skip)
+    return [*params, *(t for t in TAGS if t not in skip)]
 
 
 def _values(runs: list[RunRecord], key: str) -> frozenset[str]:
-    return frozenset(r.params[key] for r in runs if key in r.params)
+    source = (lambda r: r.tags) if key in TAGS else (lambda r: r.params)
+    return frozenset(source(r)[key] for r in runs if key in source(r))
 
 
-def find(groups: dict[str, list[RunRecord]], by: list[str]) -> dict[str, dict[str, frozenset[str]]]:
+def find(groups: dict[str, list[RunRecord]], by: list[str], seed: str = "seed",
+         tuned: tuple[str, ...] = ()) -> dict[str, dict[str, frozenset[str]]]:
     """key -> {condition label -> its values}, for every key whose values are not the same in
     every condition (a key some runs did not record is judged on the runs that did)."""
+    runs = [r for rs in groups.values() for r in rs]
     out = {}
-    for key in candidates(by):
-        per = {lab: _values(runs, key) for lab, runs in groups.items()}
+    for key in candidates(runs, by, seed, tuned):
+        per = {lab: _values(rs, key) for lab, rs in groups.items()}
         seen = {v for v in per.values() if v}
         if len(seen) > 1:
             out[key] = per
+    if names.GIT_COMMIT in out and names.GIT_COMMIT_PARAM in out:  # the same fact twice: tracker's runs
+        del out[names.GIT_COMMIT]
     return out
 
 

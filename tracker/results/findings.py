@@ -1,76 +1,90 @@
 """A study's findings in plain sentences, written from the verdicts, the power and the
-confounds, and never claiming more than they support: the first section of `tracker report`.
+confounds, and never claiming more than they support: the first section of `tracker report`,
+and the head of a sweep's parent-run description. Numbers in the judged metric's units, every
+interval and power with its level.
 
     tracker report --sweep PARENT_RUN_ID --output reports/mnist-demo
 """
 from __future__ import annotations
 
-from .cells import DESCRIBED, missing
-from .counted import JUDGED, label
+from .cells import analysis_line, level_label, missing
+from .counted import label
 
 
-def _pp(x: float) -> str:
-    return f"{abs(x) * 100:.2f} points"
+def _amount(x: float, judged) -> str:
+    """A difference's size: 0.21 points, or 0.0421 in the metric's own units."""
+    return f"{abs(x) * judged.scale:.2f} points" if judged.percent else f"{abs(x):.4g}"
 
 
-def _ci(r: dict) -> str:
+def _ci(r: dict, comparison) -> str:
     if missing(r["diff_ci_low"]):
         return ""
-    return f" (95% CI {r['diff_ci_low'] * 100:+.2f} to {r['diff_ci_high'] * 100:+.2f})"
+    judged = comparison.judged
+    return (f" ({level_label(comparison.level)} CI {judged.shown(r['diff_ci_low'], sign=True)} to "
+            f"{judged.shown(r['diff_ci_high'], sign=True)})")
+
+
+def _seeds(r: dict, base_n: int) -> str:
+    """How many seeds each side had: '3 seeds each', or '3 and 5 seeds'."""
+    return f"{r['n']} seeds each" if r["n"] == base_n else f"{r['n']} and {base_n} seeds"
 
 
 def sentence(r: dict, name: str, base: str, comparison) -> str:
     """One comparison, as much as its verdict allows and no more."""
-    study, n = comparison.study, f"n = {r['n']} and {comparison.rows.loc[comparison.rows['baseline'], 'n'].iloc[0]}"
+    study, judged = comparison.study, comparison.judged
+    base_n = int(comparison.rows.loc[comparison.rows["baseline"], "n"].iloc[0])
+    diff = judged.shown(r["diff_vs_baseline"], sign=True)
     if r["n"] < 2:
         return (f"**{name}** has one counted run: it has no spread and no test, so nothing can be "
-                f"concluded about it yet (it differs from **{base}** by {r['diff_vs_baseline'] * 100:+.2f} points "
-                "in that one run).")
+                f"concluded about it yet (it differs from **{base}** by {diff} in that one run).")
     if r["verdict"] in ("better", "worse"):
-        return (f"**{name}** is {r['verdict']} than **{base}**, by {_pp(r['diff_vs_baseline'])}{_ci(r)}, "
-                f"Holm-adjusted p = {r['p_holm']:.3g} ({n} seeds).")
+        return (f"**{name}** is {r['verdict']} than **{base}**, by {_amount(r['diff_vs_baseline'], judged)}"
+                f"{_ci(r, comparison)}, Holm-adjusted p = {r['p_holm']:.3g} ({_seeds(r, base_n)}).")
     if r["verdict"] == "equivalent":
-        return (f"**{name}** and **{base}** are equivalent within the margin of ±{study.margin:g} points: "
-                f"the difference is {r['diff_vs_baseline'] * 100:+.2f} points{_ci(r)}, and two one-sided tests "
-                f"put it inside the margin (Holm-adjusted p = {r['p_equivalence_holm']:.3g}; {n} seeds).")
-    text = (f"No difference between **{name}** and **{base}** was established: "
-            f"{r['diff_vs_baseline'] * 100:+.2f} points{_ci(r)}")
+        return (f"**{name}** and **{base}** are equivalent within the margin of ±{study.margin:g}"
+                f"{' ' + judged.unit if judged.unit else ''}: the difference is {diff}{_ci(r, comparison)}, "
+                f"and two one-sided tests put it inside the margin (Holm-adjusted p = "
+                f"{r['p_equivalence_holm']:.3g}; {_seeds(r, base_n)}).")
+    text = f"No difference between **{name}** and **{base}** was established: {diff}{_ci(r, comparison)}"
     if not missing(r["detectable_diff"]):
-        text += (f"; with {n} seeds, a true difference smaller than {_pp(r['detectable_diff'])} "
-                 "would have been missed more often than one time in five")
+        miss = 1 - comparison.power
+        text += (f"; with {_seeds(r, base_n)}, a true difference smaller than "
+                 f"{_amount(r['detectable_diff'], judged)} would have been missed more often than "
+                 f"{miss:.0%} of the time")
     if study.margin is None:
         text += "; no margin was declared, so equivalence could not be tested"
     if not missing(r["seeds_needed"]):
-        text += f". About {int(r['seeds_needed'])} seeds per condition would decide it"
+        text += f". About {int(r['seeds_needed'])} seeds per condition would decide it (an estimate)"
     return text + "."
+
+
+def sentences(comparison) -> list[str]:
+    """A sentence per comparison, in the table's order."""
+    rows, by = comparison.rows.to_dict("records"), comparison.counted.by
+    return [sentence(r, label(by, [r[k] for k in by]), comparison.baseline, comparison)
+            for r in rows if not r["baseline"]] or ["There is one condition only: nothing to compare."]
 
 
 def blocks(comparison) -> list:
     """The Findings section: what was judged, then a sentence per comparison and per confound."""
-    rows = comparison.rows.to_dict("records")
-    by, metric = comparison.counted.by, comparison.counted.metric
-
-    def name(r):
-        return label(by, [r[k] for k in by])
-
+    rows, by, judged = comparison.rows.to_dict("records"), comparison.counted.by, comparison.judged
     out = [("h2", "Findings")]
-    intro = (f"Judged on {DESCRIBED[metric]}, against **{comparison.baseline}**"
-             f"{'' if comparison.study.baseline else ' (the condition with the best mean)'}, at alpha "
-             f"{comparison.study.alpha:g} with Holm's adjustment for {max(0, len(rows) - 1)} comparison(s).")
-    if metric != "best_test":
+    intro = (f"Judged with Holm's adjustment for {max(0, len(rows) - 1)} comparison(s): "
+             f"{analysis_line(comparison)}.")
+    if not judged.on_test and judged.percent:
         intro += (" Each run's best test accuracy over its epochs is in the table for reference only: it "
                   "is picked on the test set, so it is biased up.")
     out.append(("p", intro))
-    out.append(("list", [sentence(r, name(r), comparison.baseline, comparison) for r in rows if not r["baseline"]]
-                or ["There is one condition only: nothing to compare."]))
+    out.append(("list", sentences(comparison)))
     if comparison.confounds:
         keys = ", ".join(comparison.confounds)
         out.append(("p", f"Caution: the conditions differ in more than {', '.join(by)}: {keys} "
                          "(see the table's notes). A difference between them cannot be put down to "
                          f"{', '.join(by)} alone."))
-    judged = JUDGED[metric][1]
     best = rows[0]  # the table's order: best mean first
-    out.append(("p", f"Highest mean: **{name(best)}**, {best[f'{judged}_mean'] * 100:.2f}% "
-                     f"({best['n']} seed{'s' if best['n'] != 1 else ''}); a highest mean alone is not a "
-                     "finding unless its comparison above says so."))
+    word = "Highest" if judged.goal == "maximize" else "Lowest"
+    out.append(("p", f"{word} mean: **{label(by, [best[k] for k in by])}**, "
+                     f"{judged.shown(best[f'{judged.column}_mean'])}{'%' if judged.percent else ''} "
+                     f"({best['n']} seed{'s' if best['n'] != 1 else ''}); a {word.lower()} mean alone is "
+                     "not a finding unless its comparison above says so."))
     return out

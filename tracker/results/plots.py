@@ -8,15 +8,18 @@ from __future__ import annotations
 from matplotlib.figure import Figure  # not pyplot: no GUI, no global registry of open figures
 from matplotlib.ticker import MaxNLocator
 
+from .. import names
+
 
 def curves(history: dict[str, list[float]], title: str):
     """One figure: accuracy and loss per epoch, train and test."""
     fig = Figure(figsize=(10, 4))
     acc, loss = fig.subplots(1, 2)
-    epochs = range(1, len(history["test_acc"]) + 1)
-    for split in ("train", "test"):
-        acc.plot(epochs, history[f"{split}_acc"], marker="o", label=split)
-        loss.plot(epochs, history[f"{split}_loss"], marker="o", label=split)
+    epochs = range(1, len(history[names.TEST_ACC]) + 1)
+    for split, (acc_key, loss_key) in (("train", (names.TRAIN_ACC, names.TRAIN_LOSS)),
+                                       ("test", (names.TEST_ACC, names.TEST_LOSS))):
+        acc.plot(epochs, history[acc_key], marker="o", label=split)
+        loss.plot(epochs, history[loss_key], marker="o", label=split)
     acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     loss.set(xlabel="epoch", ylabel="loss", title="loss")
     for ax in (acc, loss):
@@ -28,22 +31,22 @@ def curves(history: dict[str, list[float]], title: str):
     return fig
 
 
-def condition_curves(series: dict[str, list[dict[str, list[float]]]]):
-    """Test accuracy and loss per epoch, one line per condition, a band of ± one std across seeds."""
-    import numpy as np
+def condition_curves(series: dict[str, list[dict[str, list[float]]]], keys: tuple[str, ...],
+                     confidence: float, bounds: dict[str, tuple[float, float]] | None = None):
+    """Each of `keys` per step, one line per condition: the mean across its seeds and a band of
+    its t interval at `confidence` (per_epoch.bands, as on the sweep's parent run)."""
+    from .per_epoch import bands
 
-    fig = Figure(figsize=(11, 4))
-    axes = fig.subplots(1, 2)
+    fig = Figure(figsize=(5.5 * len(keys), 4))
+    axes = fig.subplots(1, len(keys), squeeze=False)[0]
     for label, runs in series.items():
-        for ax, key in zip(axes, ("test_acc", "test_loss")):
-            length = min(len(r[key]) for r in runs)
-            values = np.array([r[key][:length] for r in runs])
-            epochs = np.arange(1, length + 1)
-            mu, sd = values.mean(0), values.std(0, ddof=1) if len(runs) > 1 else np.zeros(length)
-            ax.plot(epochs, mu, marker="o", label=f"{label} (n={len(runs)})")
-            ax.fill_between(epochs, mu - sd, mu + sd, alpha=0.2)
-    for ax, title in zip(axes, ("test accuracy", "test loss")):
-        ax.set(xlabel="epoch", title=f"{title} (mean ± std across seeds)")
+        for ax, key in zip(axes, keys):
+            band = bands(runs, key, confidence, (bounds or {}).get(key))
+            steps = range(1, len(band["mean"]) + 1)
+            ax.plot(steps, band["mean"], marker="o", label=f"{label} (n={len(runs)})")
+            ax.fill_between(steps, band["ci_low"], band["ci_high"], alpha=0.2)
+    for ax, key in zip(axes, keys):
+        ax.set(xlabel="epoch", title=f"{key} (mean, {confidence:.0%} interval across seeds)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()

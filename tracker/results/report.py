@@ -17,18 +17,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import FIELDS
 from .. import names
+from ..config import FIELDS, NAMING, PLACEMENT
+from ..study import Judged
 from ..tracking.records import RunRecord
 from . import compare, findings, render
-from .cells import cells, notes
-from .counted import JUDGED, best_runs, label as condition_label
+from .cells import cells, level_label, notes
+from .counted import SEED, best_runs, label as condition_label
 
-# params every run logs that are not its config: the environment it ran in
-ENVIRONMENT = ("device_used", "precision_used", "channels_last", "torch_version", "torchvision_version",
-               "mlflow_version", "git_commit")
-NOT_COMPARED = ("seed", "run_name", "experiment",  # vary by design, or name the study itself
-                "data_dir", "download")  # where the data lives: the Data section says
+# vary by design, name the study, or say where a run executed (the Data and Environment lines say)
+NOT_COMPARED = (SEED, *NAMING, *PLACEMENT)
 OUTCOME_FILES = (names.SUMMARY, names.CONFUSION_JSON, names.CONFUSION_PNG,
                  names.MISCLASSIFIED_JSON, names.MISCLASSIFIED_PNG)
 
@@ -53,7 +51,7 @@ def setup_blocks(runs: list[RunRecord], by: list[str]) -> list:
     """What was compared, what varied within a condition, and what was held fixed."""
     out = [("h2", "What was compared")]
     out.append(("list", [f"`{k}`: {', '.join(_values(runs, k))}" for k in by]))
-    seeds = _values(runs, "seed")
+    seeds = _values(runs, SEED)
     out.append(("p", f"Each condition was repeated over seed {', '.join(seeds)}; the table gives n per "
                      "condition and the spread across seeds."))
     config = [k for k in FIELDS if k not in by and k not in NOT_COMPARED]
@@ -64,7 +62,7 @@ def setup_blocks(runs: list[RunRecord], by: list[str]) -> list:
     fixed = [(k, runs[0].params.get(k, "") or "none") for k in config if k not in pooled]
     out.append(("p", "Held fixed (the rest of the config, equal in every run): "
                 + ", ".join(f"{k} `{v}`" for k, v in fixed) + "."))
-    env = [(k, v) for k in ENVIRONMENT if len(vals := _values(runs, k)) == 1 and (v := vals[0])]
+    env = [(k, v) for k in names.ENVIRONMENT if len(vals := _values(runs, k)) == 1 and (v := vals[0])]
     if env:
         out.append(("p", "Environment: " + ", ".join(f"{k} `{v}`" for k, v in env) + "."))
     return out
@@ -114,16 +112,16 @@ def _per_class(matrix: list[list[int]], classes: list[str]) -> str:
 
 
 def condition_blocks(groups: dict[str, list[RunRecord]], out_dir: Path, scratch: Path,
-                     metric: str = names.TEST_ACC) -> tuple[list, list]:
+                     judged: Judged) -> tuple[list, list]:
     """Per condition: its model (from its best run), and that run's errors; two sections."""
     models, errors = [("h2", "Models")], [("h2", "Errors of each condition's best run")]
     errors.append(("p", "From each run's final evaluation on the test split: the confusion matrix "
                         "(rows true, columns predicted) and the first misclassified images."))
     for label, runs in groups.items():
-        (best,) = best_runs(runs, metric, [])  # by the judged metric
+        (best,) = best_runs(runs, judged, [])  # by the judged metric
         files = _fetch(best.run_id, scratch / best.run_id)
-        rf = best.params.get("receptive_field", "?")
-        total = best.params.get("params_total", "?")
+        rf = best.params.get(names.RECEPTIVE_FIELD, "?")
+        total = best.params.get(names.PARAMS_TOTAL, "?")
         models.append(("h3", label))
         models.append(("p", f"{int(total):,} parameters, receptive field {rf} (run `{best.name}`)."
                             if total.isdigit() else f"receptive field {rf} (run `{best.name}`)."))
@@ -195,14 +193,16 @@ def build(experiment: str | None, sweep: str | None, by: tuple[str, ...], out_di
                     f"nothing here was typed by hand. Regenerate with `{regen}`.")]
     blocks += findings.blocks(comparison)
     blocks += [("h2", "Results"), ("table", cells(comparison)), ("list", notes(comparison))]
-    figure = compare.condition_curves(counted)
+    figure = compare.condition_curves(counted, comparison.level)
     figure.savefig(out_dir / "curves.png", dpi=100)
-    blocks += [("h2", "Curves"), ("p", "Test accuracy and loss per epoch, mean ± std across seeds."),
-               ("img", "curves.png", "test accuracy and loss per epoch, per condition")]
+    what = "Test accuracy and loss" if comparison.judged.percent else comparison.judged.metric
+    blocks += [("h2", "Curves"), ("p", f"{what} per epoch: the mean across seeds and its "
+                                       f"{level_label(comparison.level)} interval."),
+               ("img", "curves.png", f"{what} per epoch, per condition")]
     blocks += setup_blocks(runs, keys)
     blocks += data_blocks(runs)
     with tempfile.TemporaryDirectory() as scratch:
-        models, errors = condition_blocks(groups, out_dir, Path(scratch), JUDGED[counted.metric][0])
+        models, errors = condition_blocks(groups, out_dir, Path(scratch), counted.judged)
     blocks += models + errors
     blocks += leftout_blocks(counted.frame, counted.reason, footnote)
     return blocks, footnote

@@ -23,6 +23,7 @@ from .prepare import Prepared
 
 METRICS = names.EPOCH_METRICS
 VAL_METRICS = names.VAL_METRICS  # only when cfg.val_split > 0
+EPOCH_LINE = (names.TRAIN_LOSS, names.TRAIN_ACC, names.TEST_LOSS, names.TEST_ACC)  # what an epoch prints
 
 
 @dataclass
@@ -64,9 +65,9 @@ def epoch_summary(history: dict, epoch: int) -> dict:
         val = {names.VAL_ACC_BEST: max(so_far[names.VAL_ACC]),
                names.TEST_ACC_AT_BEST_VAL: per_epoch.at_best_val(so_far)}
     return {**{k: history[k][i] for k in METRICS + VAL_METRICS if k in history}, **val,
-            "test_acc_best": max(history["test_acc"][:epoch]),
-            "train_acc_best": max(history["train_acc"][:epoch]),
-            "epoch_time_mean_s": sum(history["epoch_time_s"][:epoch]) / epoch}
+            names.TEST_ACC_BEST: max(history[names.TEST_ACC][:epoch]),
+            names.TRAIN_ACC_BEST: max(history[names.TRAIN_ACC][:epoch]),
+            names.EPOCH_TIME_MEAN: sum(history[names.EPOCH_TIME][:epoch]) / epoch}
 
 
 def restore(loop: Loop, state: dict, run) -> tuple[dict, int]:
@@ -80,7 +81,7 @@ def restore(loop: Loop, state: dict, run) -> tuple[dict, int]:
     if loop.ema is not None:
         loop.ema.load_state_dict(state["ema"])
     history, start = state["history"], state["epoch"] + 1
-    logged = run.logged_steps("test_acc")
+    logged = run.logged_steps(names.TEST_ACC)
     for epoch in range(1, start):
         if epoch not in logged:
             run.log_metrics(epoch, epoch_summary(history, epoch))
@@ -103,7 +104,7 @@ def train_one(p: Prepared, loop: Loop, epoch: int) -> dict:
     metrics.update(evaluate(judged, loop.test, p.precision, tta, keep=final))
     if loop.val is not None:
         metrics.update(evaluate(judged, loop.val, p.precision, tta, prefix="val"))
-    metrics.update(lr=lr, epoch_time_s=time.perf_counter() - t0)
+    metrics.update({names.LR: lr, names.EPOCH_TIME: time.perf_counter() - t0})
     return metrics
 
 
@@ -145,14 +146,14 @@ def fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> list:
         history, start = restore(loop, state, run)
     for epoch in range(start, cfg.epochs + 1):
         metrics = train_one(p, loop, epoch)
-        improved = not history["test_acc"] or metrics["test_acc"] > max(history["test_acc"])
+        improved = not history[names.TEST_ACC] or metrics[names.TEST_ACC] > max(history[names.TEST_ACC])
         for k in history:
             history[k].append(metrics[k])
         with guard.critical():
             save(p, loop, run, history, epoch, improved)
-        print(f"epoch {epoch}/{cfg.epochs}: train_loss {metrics['train_loss']:.4f} "
-              f"train_acc {metrics['train_acc']:.2%} test_loss {metrics['test_loss']:.4f} "
-              f"test_acc {metrics['test_acc']:.2%} ({metrics['epoch_time_s']:.1f}s)", flush=True)
+        print(f"epoch {epoch}/{cfg.epochs}: " + " ".join(
+            f"{k} {metrics[k]:{'.2%' if k.endswith('acc') else '.4f'}}" for k in EPOCH_LINE)
+            + f" ({metrics[names.EPOCH_TIME]:.1f}s)", flush=True)
     best = checkpoint.folder(run.run_id) / checkpoint.BEST
     if best.exists():
         run.log_artifact(best, checkpoint.ARTIFACTS)

@@ -37,7 +37,7 @@ def train(cfg: RunConfig, config_file: str | None = None, tags: dict | None = No
 
     p = prepare(cfg, threads)  # bad input fails here, before the run exists
     run = live.start_run(cfg.experiment, cfg.name, {
-        **names.source(config_file, "tracker train"), names.GIT_COMMIT: p.params["git_commit"],
+        **names.source(config_file, "tracker train"), names.GIT_COMMIT: p.params[names.GIT_COMMIT_PARAM],
         names.KIND: names.TRAIN, **(tags or {})}, offline=offline, system_metrics=cfg.system_metrics,
         wait=wait)
 
@@ -62,7 +62,7 @@ def lifetime(run):
         try:
             yield guard
         except Interrupted as e:
-            e.run_id = run.run_id
+            e.run_id, e.resume = run.run_id, f"tracker resume {run.run_id}"
             run.end("KILLED", f"stopped by {e}")
             raise
         except BaseException as e:

@@ -1,7 +1,7 @@
 """A sweep's parent run while its sweep runs: it carries the study where MLflow users look.
 After each child ends it holds the comparison as `compare` prints it (its description, rendered
 as markdown on the run page, with the time it was last updated), the seed-aggregated curves of
-each condition (mean and 95% band of test accuracy and loss per epoch, logged once the
+each condition (mean and band at the study's level of test accuracy and loss per epoch, logged once the
 condition's planned runs have ended) and compare.json / compare.md; an adaptive sweep's looks
 as looks/look-K.*. All through the run's outbox, like every other call.
 
@@ -14,30 +14,15 @@ import re
 import sys
 import time
 
-import numpy as np
-
-from ..errors import UserError
-from ..results import stats
-from ..settings import outage_wait
 from .. import names
+from ..errors import NoRunsMatch, UserError
+from ..results.per_epoch import bands
+from ..settings import outage_wait
 
 
 def slug(label: str) -> str:
     """A condition's label as a metric-key prefix: norm=batch lr=0.1 -> norm-batch_lr-0.1."""
     return re.sub(r"[^\w.\- ]", "-", label.replace(" ", "_"))
-
-
-def bands(histories: list[dict[str, list[float]]], key: str) -> dict[str, list[float]]:
-    """Per epoch, over the runs' `key`: the mean and its 95% t interval (the mean itself at n = 1)."""
-    length = min(len(h.get(key, [])) for h in histories)
-    values = np.array([h[key][:length] for h in histories], dtype=float)
-    out: dict[str, list[float]] = {"mean": [], "ci_low": [], "ci_high": []}
-    for column in values.T:
-        low, high = stats.ci95(column)
-        out["mean"].append(float(column.mean()))
-        out["ci_low"].append(float(low))
-        out["ci_high"].append(float(high))
-    return out
 
 
 class Parent:
@@ -60,8 +45,10 @@ class Parent:
         self.ended = set(ended)
         try:
             comparison = compare(None, self.id)
-        except UserError as e:  # no run counts yet, or the server is away: the next update catches up
-            self.stale = not str(e).startswith("no runs match")
+        except NoRunsMatch:  # no run counts yet: nothing to show
+            return None
+        except UserError as e:  # the server is away: the next update catches up
+            self.stale = True
             print(f"parent run {self.id} not updated: {e}", file=sys.stderr, flush=True)
             return None
         self.stale = False
@@ -90,7 +77,8 @@ class Parent:
         for lab, runs in ready.items():
             per_epoch: dict[int, dict[str, float]] = {}
             for key in names.CURVES:
-                for stat, values in bands([hist[r.run_id] for r in runs], key).items():
+                bounds = comparison.judged.bounds if key == names.TEST_ACC else None
+                for stat, values in bands([hist[r.run_id] for r in runs], key, comparison.level, bounds).items():
                     for epoch, v in enumerate(values, 1):
                         per_epoch.setdefault(epoch, {})[f"{slug(lab)}/{key}_{stat}"] = v
             for epoch, metrics in per_epoch.items():
@@ -103,10 +91,10 @@ class Parent:
         self.run.log_text(comparison.render("markdown"), f"{names.LOOKS_DIR}/look-{k}.md")
         self.run.log_text(comparison.render("json"), f"{names.LOOKS_DIR}/look-{k}.json")
 
-    def end(self, ok: bool) -> None:
+    def end(self, status: str) -> None:
         """The last update, if the one before was skipped (waiting up to TRACKER_OUTAGE_WAIT s for
-        the server), then the parent's status."""
-        deadline = time.time() + outage_wait()
+        the server; not for a stopped sweep), then the parent's status: FINISHED, FAILED or KILLED."""
+        deadline = time.time() + (outage_wait() if status != "KILLED" else 0)
         while self.stale and self.update(self.ended) is None and self.stale and time.time() < deadline:
             time.sleep(min(5.0, max(0.0, deadline - time.time())))
-        self.run.end("FINISHED" if ok else "FAILED")
+        self.run.end(status)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import names
 from ..config import RunConfig
 from ..errors import ConfigError
 from ..ml import fingerprint, memory
@@ -59,7 +60,7 @@ def describe(cfg: RunConfig) -> tuple[torch.nn.Module, dict]:
         raise ConfigError(f"config key 'max_params': {cfg.arch} with norm={cfg.norm} has "
                           f"{total:,} parameters, over the budget of {cfg.max_params:,}")
     rf = receptive_field(model, IN_SHAPE[cfg.dataset])
-    return model, {"params_total": total, "params_trainable": trainable, "receptive_field": rf}
+    return model, {names.PARAMS_TOTAL: total, names.PARAMS_TRAINABLE: trainable, names.RECEPTIVE_FIELD: rf}
 
 
 def prepare(cfg: RunConfig, threads: int | None = None) -> Prepared:
@@ -82,10 +83,9 @@ def prepare(cfg: RunConfig, threads: int | None = None) -> Prepared:
     if precision != cfg.precision:
         print(f"warning: {device} has no native bf16; training in fp32", file=sys.stderr)
     layout = channels_last(device, cfg.norm, IN_SHAPE[cfg.dataset], precision)
-    params = {**cfg.as_params(), **counts, "device_used": str(device), "git_commit": git_commit(),
-              "precision_used": precision, "channels_last": str(layout),
-              "torch_version": torch.__version__,
-              **{f"{p}_version": version(p) for p in ("torchvision", "mlflow")}}
+    params = {**cfg.as_params(), **counts, names.DEVICE_USED: str(device), names.GIT_COMMIT_PARAM: git_commit(),
+              names.PRECISION_USED: precision, names.CHANNELS_LAST: str(layout),
+              **{param: torch.__version__ if lib == "torch" else version(lib) for lib, param in names.VERSIONS.items()}}
     return Prepared(cfg, device, model, train, test, params, precision, layout, val)
 
 
@@ -109,7 +109,7 @@ def summary(cfg: RunConfig) -> tuple[str, dict]:
 def digests(inputs: list[dict]) -> dict[str, str]:
     """The splits' digests as params (train_digest, test_digest): which data a run read, in
     the runs table, so that compare can tell conditions that read different data apart."""
-    return {f"{d['context']}_digest": d["digest"] for d in inputs}
+    return {d["context"] + names.DIGEST: d["digest"] for d in inputs}
 
 
 def inputs(p: Prepared) -> list[dict]:

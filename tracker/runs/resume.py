@@ -4,7 +4,7 @@
 """
 from __future__ import annotations
 
-from ..config import RunConfig
+from ..config import PLACEMENT, RunConfig
 from ..errors import ConfigError
 from ..ml import checkpoint
 from ..ml.device import effective_precision, pick_device
@@ -39,12 +39,12 @@ def resume(run_id: str, overrides: dict | None = None, threads: int | None = Non
 
 def _same_precision(info, cfg: RunConfig) -> None:
     """A resume on a device that would train in another precision changes the run: refused."""
-    recorded = info.params.get("precision_used")
+    recorded = info.params.get(names.PRECISION_USED)
     device = pick_device(cfg.device)
     now = effective_precision(device, cfg.precision)
     if recorded and now != recorded:
         raise ConfigError(f"config key 'device': run {info.run_id} trained in {recorded} on "
-                          f"{info.params.get('device_used')}, and {device} would continue it in {now} "
+                          f"{info.params.get(names.DEVICE_USED)}, and {device} would continue it in {now} "
                           f"(bf16 needs a device with native bf16); resume it where it trains in "
                           f"{recorded} (--set device=...)")
 
@@ -53,8 +53,8 @@ def _moved(info, p, state: dict | None) -> dict:
     """The tag naming where a run continued, once it continues elsewhere than it started (the
     params keep where it started: MLflow's params never change)."""
     before = info.tags.get(names.RESUMED_ON, "")
-    started = (info.params.get("device_used"), info.params.get("channels_last"))
-    now = (p.params["device_used"], p.params["channels_last"])
+    started = (info.params.get(names.DEVICE_USED), info.params.get(names.CHANNELS_LAST))
+    now = (p.params[names.DEVICE_USED], p.params[names.CHANNELS_LAST])
     if not before and (None in started or started == now):
         return {}
     entry = f"epoch {state['epoch'] + 1 if state else 1}: {now[0]}, {p.precision}, channels_last {now[1]}"
@@ -70,7 +70,7 @@ def _checkpoint_of(run_id: str) -> dict | None:
     return checkpoint.load(local)
 
 
-RELOCATABLE = ("data_dir", "download", "device")  # where and on what a run executes
+RELOCATABLE = PLACEMENT  # where and how a run executes: a resume may change it
 
 
 def _recorded_config(info, state: dict | None, overrides: dict) -> RunConfig:

@@ -1,109 +1,21 @@
-"""A sweep: the grid of a config file as child runs under one parent run, its bookkeeping in
-the store (the parent, which children FINISHED, which were KILLED), and one grid point run for
-every executor. Running the plan: executors.py (local) and ray_executor.py.
+"""A sweep's bookkeeping in the store: its parent run (found by its tag, or made), which children
+FINISHED, which were KILLED (resumed, not redone), a child left RUNNING by a process that is
+gone (ended KILLED, then resumed), and one grid point run for every executor.
 
-    tracker sweep experiments/mnist-norms.toml --dry-run
+    tracker sweep experiments/mnist-norms.toml
 """
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import itertools
 import json
+import socket
+import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from ..config import RUN_KEYS, RunConfig, make_config, parse_overrides, read_toml, split_grid
-from ..errors import ConfigError, TrackingError
-from .. import study as studies
-from ..settings import outage_wait
-from ..study import Study
 from .. import names
-
-
-@dataclass(frozen=True)
-class Point:
-    values: dict[str, Any]  # grid key -> value
-    cfg: RunConfig
-
-
-@dataclass(frozen=True)
-class Plan:
-    name: str  # the sweep's id: file stem + a hash of base and grid
-    grid: dict[str, list]
-    points: list[Point]
-    base: dict[str, Any]
-    study: Study | None = None  # the file's [study] table, when it has one
-
-    @property
-    def grid_keys(self) -> list[str]:
-        return list(self.grid)
-
-
-def plan(path: str, sets: tuple[str, ...] = (), extra: dict | None = None,
-         seeds: int | None = None) -> Plan:
-    """Every grid point as a validated config, before anything runs. seeds: that many seeds per
-    condition (an adaptive plan's largest look): the grid's seeds first, then the next ones."""
-    raw = read_toml(path)
-    declared = studies.parse(raw["study"]) if "study" in raw else None
-    base, grid = split_grid(raw)
-    overrides = parse_overrides(sets)
-    clash = [k for k in overrides if k in grid]
-    if clash:
-        k = clash[0]
-        raise ConfigError(f"--set {k}=...: {k} is a [grid] key of {Path(path).name} "
-                          f"({', '.join(map(str, grid[k]))}), so a sweep runs every value; edit the "
-                          f"grid, or train one point with `tracker train {path} --set {k}=...`")
-    base = {**base, **(extra or {}), **overrides}
-    if seeds is not None:
-        grid = {**grid, "seed": _seeds(grid.get("seed") or [base.get("seed", 1)], seeds)}
-    for key in grid:
-        base.pop(key, None)  # a grid key in the base is overridden by the grid
-    points = []
-    for combo in itertools.product(*grid.values()):
-        values = dict(zip(grid, combo))
-        cfg = make_config({**base, **values})
-        extra_keys = [k for k in values if k not in RUN_KEYS]
-        if not base.get("run_name") and extra_keys:  # names stay unique within the sweep
-            suffix = "".join(f"-{k}{values[k]}" for k in extra_keys)
-            cfg = make_config({**base, **values, "run_name": cfg.name + suffix})
-        points.append(Point(values, cfg))
-    # where the data lives does not change what a run computes
-    ident = {k: v for k, v in base.items() if k not in ("data_dir", "download")}
-    digest = hashlib.sha1(json.dumps([ident, grid], sort_keys=True, default=str).encode()).hexdigest()[:8]
-    return Plan(f"{Path(path).stem}-{digest}", grid, points, base, declared)
-
-
-def _seeds(given: list, n: int) -> list[int]:
-    """n seeds: the given ones first, then the next integers after the largest."""
-    out = [int(s) for s in given][:n]
-    while len(out) < n:
-        out.append(max(out) + 1)
-    return out
-
-
-def run_point(cfg: RunConfig, config_file: str, tags: dict, threads: int | None = None,
-              resume_id: str | None = None) -> str:
-    """One grid point, for every executor: resume resume_id (a KILLED child), or train a new
-    run; at most `threads` torch threads. Returns the run id."""
-    from ..tracking.uri import wait_up
-    from . import job, resume
-
-    wait = outage_wait()  # an outage mid-sweep delays a run, fails none (the run's start waits)
-    if resume_id:
-        wait_up(wait, f"resuming {cfg.name}")  # its checkpoint is read before the run reopens
-        return resume.resume(resume_id, {"data_dir": cfg.data_dir, "download": cfg.download}, threads, wait)
-    return job.train(cfg, config_file, tags=tags, threads=threads, wait=wait).run_id
-
-
-def child_tags(p: Plan, point: Point, parent_id: str) -> dict[str, str]:
-    return {names.PARENT: parent_id, names.SWEEP: p.name, names.GRID_KEYS: ",".join(p.grid_keys),
-            **{names.GRID + k: str(v) for k, v in point.values.items()}, **_study_tag(p)}
-
-
-def _study_tag(p: Plan) -> dict[str, str]:
-    return {names.STUDY: p.study.as_json()} if p.study is not None else {}
+from ..config import RunConfig
+from ..errors import TrackingError, UserError
+from ..settings import STALE_AFTER, outage_wait
+from .plan import Plan, parent_tags
 
 
 @dataclass
@@ -113,8 +25,21 @@ class State:
     killed: dict[str, str]  # name -> run id of the KILLED children, resumed rather than redone
 
 
-def open_parent(p: Plan, config_file: str) -> State:
-    """The sweep's parent run (found by its tag, or made), RUNNING, and its children's state."""
+def _gone(run) -> bool:
+    """A RUNNING child whose process is gone: on this host, its pid no longer exists; elsewhere,
+    its heartbeat is older than STALE_AFTER."""
+    from ..tracking import store
+
+    if run.tags.get(names.HOST) == socket.gethostname():
+        return not store.is_live(run)
+    beat = float(run.tags.get(names.HEARTBEAT, run.start_time / 1000))
+    return time.time() - beat > STALE_AFTER
+
+
+def open_parent(p: Plan) -> State:
+    """The sweep's parent run (found by its tag, or made), RUNNING, and its children's state. A
+    child left RUNNING by a process that is gone is ended KILLED here, so that it resumes into its
+    own run; one whose process still runs is refused (one line), not run twice."""
     from ..tracking import store
 
     experiment = p.points[0].cfg.experiment
@@ -123,19 +48,29 @@ def open_parent(p: Plan, config_file: str) -> State:
     except TrackingError:  # a new experiment: made with the parent
         found = []
     parents = [r for r in found if r.tags.get(names.KIND) == names.SWEEP_KIND]
-    if parents:
-        parent_id = parents[0].run_id
-        store.set_status(parent_id, "RUNNING", _study_tag(p))  # the file's [study], as it is now
-    else:
-        tags = {names.KIND: names.SWEEP_KIND, names.SWEEP: p.name, names.GRID_KEYS: ",".join(p.grid),
-                **names.source(config_file, "tracker sweep"),
-                **{names.GRID + k: json.dumps(v) for k, v in p.grid.items()}, **_study_tag(p)}
-        parent_id = store.create_run(experiment, p.name, tags,
-                                     {f"grid.{k}": json.dumps(v) for k, v in p.grid.items()},
-                                     config_file, "config")
     children = [r for r in found if r.tags.get(names.KIND) == names.TRAIN]
     done = {r.name for r in children if r.status == "FINISHED"}
-    killed = {r.name: r.run_id for r in children if r.status == "KILLED" and r.name not in done}
+    for r in children:
+        if r.status != "RUNNING":
+            continue
+        if not _gone(r):
+            if r.name not in done:
+                raise UserError(f"run {r.run_id} ({r.name}) of sweep {p.name} is still running (pid "
+                                f"{r.tags.get(names.PID)} on {r.tags.get(names.HOST)}); wait for it or stop it, "
+                                "then run the sweep again")
+            continue
+        store.mark_killed(r.run_id, "its process is gone (found by a re-run of its sweep)")
+        r.status = "KILLED"
+    if parents:
+        parent_id = parents[0].run_id
+        store.set_status(parent_id, "RUNNING", parent_tags(p))  # the file's grid and [study], as now
+    else:
+        parent_id = store.create_run(experiment, p.name, parent_tags(p),
+                                     {f"grid.{k}": json.dumps(v) for k, v in p.grid.items()}, p.file, names.CONFIG_DIR)
+    killed: dict[str, str] = {}  # the newest KILLED run of each point
+    for r in sorted(children, key=lambda r: r.start_time):
+        if r.status == "KILLED" and r.name not in done:
+            killed[r.name] = r.run_id
     return State(parent_id, done, killed)
 
 
@@ -152,22 +87,15 @@ def find_child(sweep: str, experiment: str, run_name: str):
     return next((r for r in found if r.status in ("RUNNING", "KILLED")), None)
 
 
-def with_study(p: Plan, study: Study, parent_id: str) -> Plan:
-    """The plan with its study changed (an adaptive sweep's baseline, fixed at its first look),
-    and the parent run's record of it."""
-    from ..tracking import store
+def run_point(cfg: RunConfig, config_file: str, tags: dict, threads: int | None = None,
+              resume_id: str | None = None) -> str:
+    """One grid point, for every executor: resume resume_id (a KILLED child), or train a new
+    run; at most `threads` torch threads. Returns the run id."""
+    from ..tracking.uri import wait_up
+    from . import job, resume
 
-    p = dataclasses.replace(p, study=study)
-    store.set_status(parent_id, "RUNNING", _study_tag(p))
-    return p
-
-
-def planned(p: Plan) -> dict[str, set[str]]:
-    """Each condition's label (its grid values but the seed) and the run names planned for it."""
-    from ..results.counted import default_by, label
-
-    keys = default_by((), list(p.grid))  # as compare groups the children
-    out: dict[str, set[str]] = {}
-    for pt in p.points:
-        out.setdefault(label(keys, [pt.cfg.as_params()[k] for k in keys]), set()).add(pt.cfg.name)
-    return out
+    wait = outage_wait()  # an outage mid-sweep delays a run, fails none (the run's start waits)
+    if resume_id:
+        wait_up(wait, f"resuming {cfg.name}")  # its checkpoint is read before the run reopens
+        return resume.resume(resume_id, {"data_dir": cfg.data_dir, "download": cfg.download}, threads, wait)
+    return job.train(cfg, config_file, tags=tags, threads=threads, wait=wait).run_id

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from ..settings import child_env, child_env_without, path_first
 from ..signals import stop_group
 from ..tracking.server import wait_answers
 
@@ -49,7 +50,7 @@ class MlflowServer:
     def start(self) -> "MlflowServer":
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL
         self.proc = subprocess.Popen(self.argv(), stdout=out, stderr=subprocess.STDOUT,
-                                     start_new_session=True, env={**os.environ, **(self.env or {})})
+                                     start_new_session=True, env=child_env(self.env))
         wait_answers(self.url + self.READY, self.proc, 120, self.WHAT)
         return self
 
@@ -67,7 +68,7 @@ class ModelServer(MlflowServer):
 
     def __init__(self, model_uri: str, tracking_uri: str, log: Path | None = None):
         # it starts `uvicorn` from PATH: this interpreter's bin/ goes first
-        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        path = path_first(str(Path(sys.executable).parent))
         super().__init__("", "", env={"MLFLOW_TRACKING_URI": tracking_uri, "PATH": path}, log=log)
         self.model_uri = model_uri
 
@@ -103,7 +104,7 @@ class RayHead:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> "RayHead":
-        env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "RAY_ADDRESS")}
+        env = child_env_without("MLFLOW_TRACKING_URI", "RAY_ADDRESS")
         env.update(TRACKER_STORE=str(self.tmp / "node-store"), TRACKER_PROGRESS="0")  # the node's scratch
         self.log = self.tmp / "head.log"
         self.proc = subprocess.Popen(

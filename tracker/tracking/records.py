@@ -5,12 +5,14 @@ runs a selection keeps, and its grid keys. No mlflow here.
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 
 from .. import names
 
 FLOAT_MAX = 1.7976931348623157e308  # MLflow stores +-inf as +-this and reads it back so
+NOT_COUNTED = (names.SWEEP_KIND,)  # runs of these kinds are never a condition's replicate
 
 
 @dataclass
@@ -47,14 +49,25 @@ class Selection:
     experiment: str
     grid_keys: list[str]  # of the sweep, or of the sweeps every kept run came from
     study: str | None = None  # the declared analysis (JSON) of that sweep, if it declared one
+    grid: dict[str, list[str]] = field(default_factory=dict)  # that sweep's values, in its file's order
+    sweep: str | None = None  # that sweep's parent run, when the runs all come from one
 
 
 def keep(runs, experiment: str, sweep: str | None, sweep_tags: dict | None = None) -> Selection:
-    """Training runs only (not sweep parents), and only a sweep's children when asked."""
-    out = [r for r in runs if r.tags.get(names.KIND) != names.SWEEP_KIND
+    """Training runs only (not sweep parents), and only a sweep's children when asked. The
+    runs' grid and declared analysis are their sweep's (the parent's tags, given, or found among
+    `runs` when every run kept comes from one sweep), else what all the runs share."""
+    runs = list(runs)
+    out = [r for r in runs if r.tags.get(names.KIND) not in NOT_COUNTED
            and (not sweep or r.tags.get(names.PARENT) == sweep)]
     out.sort(key=lambda r: (r.start_time, r.run_id))
-    keys = grid_keys(sweep_tags) if sweep_tags is not None else []
+    parent_id = sweep
+    if sweep_tags is None:
+        parents = {r.tags.get(names.PARENT) for r in out}
+        if len(parents) == 1 and None not in parents:
+            parent_id = parents.pop()
+            sweep_tags = next((r.tags for r in runs if r.run_id == parent_id), None)
+    keys = grid_keys(sweep_tags or {})
     if not keys:
         grids = {r.tags.get(names.GRID_KEYS, "") for r in out}
         keys = [k for k in grids.pop().split(",") if k] if len(grids) == 1 else []
@@ -62,7 +75,20 @@ def keep(runs, experiment: str, sweep: str | None, sweep_tags: dict | None = Non
     if sweep_tags is None:
         studies = {r.tags.get(names.STUDY) for r in out}
         study = studies.pop() if len(studies) == 1 else None
-    return Selection(out, experiment, keys, study)
+    return Selection(out, experiment, keys, study, grid_values(sweep_tags or {}),
+                     parent_id if sweep_tags is not None else None)
+
+
+def grid_values(tags: dict) -> dict[str, list[str]]:
+    """A sweep parent's grid, each value as its children logged it (str of the TOML value)."""
+    out = {}
+    for k in grid_keys(tags):
+        if names.GRID + k in tags:
+            try:
+                out[k] = [str(v) for v in json.loads(tags[names.GRID + k])]
+            except (ValueError, TypeError):
+                continue
+    return out
 
 
 def grid_keys(tags: dict) -> list[str]:

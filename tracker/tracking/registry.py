@@ -76,7 +76,7 @@ def register(run_id: str, name: str, alias: str | None = None) -> Registered:
     metrics = run.data.metrics
     tags = {"source_run": run_id, names.TEST_ACC_BEST: metrics.get(names.TEST_ACC_BEST, ""),
             names.TEST_ACC: metrics.get(names.TEST_ACC, ""),
-            "params_total": run.data.params.get("params_total", ""),
+            names.PARAMS_TOTAL: run.data.params.get(names.PARAMS_TOTAL, ""),
             "config": json.dumps(run.data.params, sort_keys=True)[:7000]}
     new_name, version = False, None
     try:
@@ -154,5 +154,5 @@ def describe(ref: str) -> dict:
     return {"name": mv.name, "version": mv.version, "aliases": ", ".join(mv.aliases or []),
             "source_run": mv.run_id, "created": mv.creation_timestamp,
             names.TEST_ACC_BEST: mv.tags.get(names.TEST_ACC_BEST, ""), names.TEST_ACC: mv.tags.get(names.TEST_ACC, ""),
-            "params_total": mv.tags.get("params_total", ""),
+            names.PARAMS_TOTAL: mv.tags.get(names.PARAMS_TOTAL, ""),
             "signature": signature(f"models:/{mv.name}/{mv.version}")}

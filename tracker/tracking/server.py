@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from ..errors import UserError
-from ..settings import URI_ENV, child_env, embedded_uri, env_or, store_root
+from ..settings import URI_ENV, child_env, embedded_uri, server_pool, store_root
 from ..signals import STOP_SIGNALS, Interrupted, stop_group
 
 UI_VIEW = "?workflowType=machine_learning"  # the UI's model-training view (runs table, registry)
@@ -51,15 +51,9 @@ def wait_answers(url: str, proc: subprocess.Popen, timeout: float, what: str = "
     raise UserError(f"{what} did not answer {url} within {timeout:.0f} s")
 
 
-# MLflow's default pool (5 + 10 connections a worker) froze a server with 32 runs logging at
-# once: a log-batch holds one connection and opens another (benchmarks/server_load.py)
-POOL = {"MLFLOW_SQLALCHEMYSTORE_POOL_SIZE": "20", "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW": "60"}
-
-
 def start(cmd: list[str], env: dict | None = None, log=None) -> subprocess.Popen:
     """In a process group of its own, so that it can be stopped as a whole."""
-    pool = {k: env_or(k, v) for k, v in POOL.items()}
-    return subprocess.Popen(cmd, start_new_session=True, env=child_env({**pool, **(env or {})}),
+    return subprocess.Popen(cmd, start_new_session=True, env=child_env({**server_pool(), **(env or {})}),
                             stdout=log, stderr=subprocess.STDOUT if log else None)
 
 

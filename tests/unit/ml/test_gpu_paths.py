@@ -21,7 +21,7 @@ from tracker.ml.device import autocast, channels_last, effective_precision, pick
 from tracker.ml.models import IN_SHAPE, build_model
 from tracker.ml.train import evaluate
 from tracker.runs import ray_executor
-from tracker.runs.executors import worker_pool
+from tracker.runs.pool import worker_pool
 
 GiB = 1024 ** 3
 
