@@ -31,6 +31,7 @@ import numpy as np
 from scipy.special import stdtrit
 
 from . import stats
+from .verdicts import GOALS
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,8 @@ def best(samples: dict[str, Sequence[float]], alpha: float = 0.05, goal: str = "
     "minimize") and each one's simultaneous interval to the best of the others."""
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha}")
-    if goal not in ("maximize", "minimize"):
-        raise ValueError(f"goal must be maximize or minimize, got {goal!r}")
+    if goal not in GOALS:
+        raise ValueError(f"goal must be one of {', '.join(GOALS)}, got {goal!r}")
     data = {name: np.asarray(v, dtype=float) for name, v in samples.items()}
     kept = [name for name, v in data.items() if len(v) >= 2 and np.isfinite(v).all()
             and (resolution is not None or not stats.identical(v))]

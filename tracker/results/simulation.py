@@ -3,7 +3,7 @@ a comparison: the simulation test of the error rates (tests/unit/results/test_si
 benchmarks/seeds_to_verdict.py. tests/unit/results/test_sequential.py drives the same data
 through the real step() and checks that both give the same verdicts and seeds.
 
-    python -c "from tracker.results import simulation as s; print(s.rates(s.draw(20000, 10, 0.0, 1.0), (3, 5, 10), 1.0))"
+    python -c "from tracker.results import simulation as s, sequential as q; print(s.rates(s.draw(20000, 10, 0.0), (3, 5, 10), q.level((3, 5, 10))))"
 """
 from __future__ import annotations
 
