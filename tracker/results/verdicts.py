@@ -105,7 +105,8 @@ class _Setting:
                 if stats.identical(v) and np.isfinite(v).all()]
         if not tied:
             return ""
-        out = f"; {' and '.join(tied)} {'each ' if len(tied) > 1 else ''}gave identical results: does the seed change anything?"
+        each = "each " if len(tied) > 1 else ""
+        out = f"; {' and '.join(tied)} {each}gave identical results: does the seed change anything?"
         if self.resolution:
             its = "their spreads are" if len(tied) > 1 else "its spread is"
             out += f" ({its} taken as the metric's resolution, {self.amount(self.resolution, False)})"
