@@ -1,4 +1,5 @@
-"""Holm's adjustment and the interval of a difference, against hand computations and scipy.stats;
+"""Holm's adjustment and the interval of a difference, against hand computations and scipy.stats
+(statsmodels' Holm: tests/unit/results/test_stats.py);
 and compare's new columns, in every format, on hand-made runs."""
 import json
 import math
@@ -19,18 +20,6 @@ def test_holm_by_hand():
     assert stats.holm([0.7, 0.6]) == [1.0, 1.0]  # 2 x 0.6 capped at 1, and monotone
     assert stats.holm([None, 0.02]) == [None, 0.02]  # one comparison: unchanged
     assert stats.holm([]) == [] and stats.holm([None]) == [None]
-
-
-def test_holm_against_a_plain_implementation():
-    rng = np.random.default_rng(3)
-    p = list(rng.uniform(0, 0.2, size=7))
-    m = len(p)
-    order = np.argsort(p)
-    expected, running = [0.0] * m, 0.0
-    for rank, i in enumerate(order):  # Holm (1979): p_(k) * (m - k + 1), monotone, at most 1
-        running = max(running, min(1.0, (m - rank) * p[i]))
-        expected[i] = running
-    assert stats.holm(p) == pytest.approx(expected, rel=1e-12)
 
 
 def test_difference_interval_matches_scipy_welch():

@@ -39,7 +39,7 @@ def _interval(values, confidence: float, judged: Judged) -> tuple[float | None, 
     """The t interval of a mean at `confidence`, inside the metric's bounds; none for one value."""
     if len(values) < 2:
         return None, None
-    low, high = stats.interval(values, confidence)
+    low, high = stats.t_interval(values, confidence)
     if judged.bounds is not None:
         low, high = max(judged.bounds[0], low), min(judged.bounds[1], high)
     return low, high

@@ -56,7 +56,7 @@ def bands(histories: list[dict[str, list[float]]], key: str, confidence: float,
     values = np.array([h[key][:length] for h in histories], dtype=float).reshape(len(histories), length)
     out: dict[str, list[float]] = {"mean": [], "ci_low": [], "ci_high": []}
     for column in values.T:
-        low, high = stats.interval(column, confidence)
+        low, high = stats.t_interval(column, confidence)
         if bounds is not None:
             low, high = max(bounds[0], low), min(bounds[1], high)
         out["mean"].append(float(column.mean()))
