@@ -19,7 +19,7 @@ except ModuleNotFoundError:  # python < 3.11
 
 
 from .errors import ConfigError
-from .ml.datasets import NAMES as DATASETS
+from .ml.datasets import DATASETS as _META, NAMES as DATASETS
 from .settings import DEFAULT_DATA_DIR, data_dir_env
 
 NORMS = ("batch", "layer", "group", "none")
@@ -45,6 +45,16 @@ def archs() -> tuple[str, ...]:
     from .ml.models import ARCHS
 
     return tuple(ARCHS)
+
+
+def test_images(params: dict) -> int | None:
+    """How many test images a run of these params evaluated (its test_limit, else the dataset's
+    whole test split); None for a run that is not tracker's (no known dataset)."""
+    meta = _META.get(params.get("dataset", ""))
+    if meta is None:
+        return None
+    limit = int(params.get("test_limit") or 0)
+    return min(limit, meta.sizes[1]) if limit > 0 else meta.sizes[1]
 
 
 def model_name(params: dict) -> str:

@@ -13,6 +13,7 @@ GRID_KEYS = "tracker.grid_keys"  # comma-separated
 GRID = "tracker.grid."  # + key: the child's value (the parent's: the JSON list)
 STUDY = "tracker.study"  # the sweep's declared analysis ([study]), JSON, on the parent and children
 LOOK = "tracker.look"  # an adaptive sweep's latest look (1, 2, ...) on its parent
+DECISIONS = "tracker.decisions"  # an adaptive sweep's decisions so far (JSON), on its parent: final
 NOTE = "mlflow.note.content"  # a run's description: markdown on its page in the MLflow UI
 PARENT = "mlflow.parentRunId"
 GIT_COMMIT = "mlflow.source.git.commit"

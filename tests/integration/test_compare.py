@@ -109,7 +109,7 @@ def test_every_format_parses(experiment, tmp_path):
     md = cli("compare", "--experiment", experiment, "--format", "markdown").stdout
     lines = md.splitlines()
     assert lines[0].startswith("| norm | n | test final % | 95% CI | test best % (picked on test) |")
-    assert lines[0].endswith("| p Holm | Δ vs baseline (95% CI), pp | verdict |")
+    assert lines[0].endswith("| p Holm | Δ vs baseline (CI decided on), pp | verdict |")
     assert "| batch | 3 | 98.57 ± 0.25 |" in md and "| group | 1 | 95.80 | — |" in md  # n = 1: no spread
     assert lines[2].endswith("| baseline | baseline |") and lines[3].endswith("| worse |")
     assert "- judged on the final test accuracy (the last epoch's); baseline norm=batch (the first condition in sorted order)" in md

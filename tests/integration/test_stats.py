@@ -62,8 +62,8 @@ def test_compare_json_csv_and_markdown_carry_holm_and_the_difference():
     assert {"p_holm", "diff_vs_baseline", "diff_ci_low", "diff_ci_high", "verdict", "verdict_reason",
             "detectable_diff", "seeds_needed"} <= set(csv)
     md = cli("compare", "--experiment", "hand", "--format", "markdown").stdout.splitlines()
-    assert md[0].endswith("| p Holm | Δ vs baseline (95% CI), pp | verdict |")
-    layer = md[3].split(" | ")
-    assert layer[-2] == f"{diff * 100:+.2f} ({ci.low * 100:+.2f} to {ci.high * 100:+.2f})"
+    assert md[0].endswith("| p Holm | Δ vs baseline (CI decided on), pp | verdict |")
+    layer = md[3].split(" | ")  # a worse at one look: decided on the 1 - alpha interval, 95%
+    assert layer[-2] == f"{diff * 100:+.2f} (95%: {ci.low * 100:+.2f} to {ci.high * 100:+.2f})"
     assert layer[-3] == f"{p_layer:.3g}" and layer[-1] == "worse |"
     assert md[2].split(" | ")[-2:] == ["baseline", "baseline |"]

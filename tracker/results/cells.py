@@ -15,6 +15,7 @@ import pandas as pd
 from .. import names
 from ..study import REFERENCE
 from . import confounds, flags
+from .sequential import SPREAD_RATIO_MAX as RATIO
 from .counted import label
 
 
@@ -40,14 +41,16 @@ def _ci(row: dict, column: str, judged) -> str:
 
 
 def _diff(row: dict, judged) -> str:
-    """The difference to the baseline, with its interval."""
+    """The difference to the baseline, with the interval its verdict was decided on (its level
+    named: 1 - the level of a better or worse, 1 - 2 x the level of an equivalence)."""
     if row["baseline"]:
         return "baseline"
-    shown = judged.shown(row["diff_vs_baseline"], sign=True).removesuffix(" pp")
-    if missing(row["diff_ci_low"]):  # a side with n = 1: no interval
-        return shown
-    return (f"{shown} ({judged.shown(row['diff_ci_low'], sign=True).removesuffix(' pp')} to "
-            f"{judged.shown(row['diff_ci_high'], sign=True).removesuffix(' pp')})")
+    def bare(x):
+        return judged.shown(x, sign=True).removesuffix(" pp")
+    if missing(row["decision_ci_low"]):  # a side with n < 2: no interval
+        return bare(row["diff_vs_baseline"])
+    return (f"{bare(row['diff_vs_baseline'])} ({level_label(row['decision_ci_level'])}: "
+            f"{bare(row['decision_ci_low'])} to {bare(row['decision_ci_high'])})")
 
 
 def _seconds(r: dict) -> str:
@@ -73,7 +76,7 @@ def cells(comparison) -> pd.DataFrame:
         if "time_to_target" in r:
             line[f"s to {r['time_to_target']:.2%} (reached)"] = _seconds(r)
         line["p Holm"] = "—" if missing(r["p_holm"]) else f"{r['p_holm']:.3g}"
-        line[f"Δ vs baseline ({level} CI){unit}"] = _diff(r, judged)
+        line[f"Δ vs baseline (CI decided on){unit}"] = _diff(r, judged)
         line["verdict"] = r["verdict"]
         out.append(line)
     return pd.DataFrame(out)
@@ -114,6 +117,30 @@ def notes(comparison) -> list[str]:
     if undecided:
         out.append("seeds per condition that would decide the undecided comparisons (an estimate, at "
                    "the observed difference and spread): " + "; ".join(undecided))
+    out += best_lines(comparison)
+    if comparison.found.unheld:
+        out.append(f"error rate not held: the spreads of {', '.join(comparison.found.unheld)} and the baseline "
+                   f"differ beyond the {RATIO:g}x this plan's per-look level is calibrated for, so its "
+                   "verdicts may be wrong more often than alpha")
     out += confounds.lines(comparison.confounds)
     out += flags.lines(comparison)
     return out
+
+
+def best_lines(comparison) -> list[str]:
+    """Which could be the best (Hsu's MCB), each condition with its simultaneous interval to the
+    best of the others."""
+    best, judged = comparison.found.best, comparison.judged
+    if not best.intervals:
+        return []
+    def interval(c):
+        low, high = best.intervals[c]
+        return f"{judged.shown(low, sign=True)} to {judged.shown(high, sign=True)}"
+    could = "; ".join(f"{c} ({interval(c)})" for c in best.could_be_best)
+    text = (f"could be the best ({level_label(best.confidence)} simultaneous intervals to the best of "
+            f"the others, Hsu's MCB): {could}")
+    if best.not_best:
+        text += "; not the best: " + "; ".join(f"{c} ({interval(c)})" for c in best.not_best)
+    if best.left_out:
+        text += f"; not judged (fewer than 2 seeds or no spread): {', '.join(best.left_out)}"
+    return [text]

@@ -7,114 +7,17 @@ reason, power, seeds needed) and checked for confounds, then rendered in one of 
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import pandas as pd
 
 from .. import names
 from ..errors import NoRunsMatch
-from ..study import POWER, REFERENCE, Judged, Study
+from ..study import POWER, Judged, Study
 from ..tracking import query
-from . import confounds, per_epoch, render, stats
-from .counted import SEED, Counted, baseline_label, count, has_validation, label
-
-
-def _common(values: pd.Series):
-    """The shared value, as int when it is one; mixed values are joined."""
-    distinct = sorted(set(values.astype(str)))
-    if len(distinct) == 1:
-        v = distinct[0]
-        return int(v) if v.isdigit() else v
-    return "/".join(distinct)
-
-
-def _spread(values) -> tuple[float, float | None]:
-    """Mean, and the std only where there is a spread to speak of (n >= 2)."""
-    m, s = stats.mean_std(values)
-    return m, (s if len(values) > 1 else None)
-
-
-def _interval(values, confidence: float, judged: Judged) -> tuple[float | None, float | None]:
-    """The t interval of a mean at `confidence`, inside the metric's bounds; none for one value."""
-    if len(values) < 2:
-        return None, None
-    low, high = stats.t_interval(values, confidence)
-    if judged.bounds is not None:
-        low, high = max(judged.bounds[0], low), min(judged.bounds[1], high)
-    return low, high
-
-
-def _row(counted: Counted, key, group: pd.DataFrame, confidence: float, target, history) -> dict:
-    by, judged = counted.by, counted.judged
-    key = key if isinstance(key, tuple) else (key,)
-    values = group[counted.column].to_numpy()
-    row = {**dict(zip(by, key)), "n": len(group)}
-    row[f"{judged.column}_mean"], row[f"{judged.column}_std"] = _spread(values)
-    row[f"{judged.column}_ci_low"], row[f"{judged.column}_ci_high"] = _interval(values, confidence, judged)
-    for other in REFERENCE:  # NaN and infinities stay what they are: the reader sees them
-        if other.column != judged.column and group["_has_" + other.metric].any():
-            row[f"{other.column}_mean"], row[f"{other.column}_std"] = _spread(group["_" + other.metric].to_numpy())
-    row["params"] = _common(group["_params_total"])
-    row["epochs"] = _common(group["_epochs"])
-    row[names.EPOCH_TIME] = stats.mean_std(group["_" + names.EPOCH_TIME_MEAN])[0]  # the mean epoch's seconds
-    if target is not None:
-        times = [t for t in (per_epoch.time_to_target(history[rid], target) for rid in group["_run_id"])
-                 if t is not None]
-        row["time_to_target"] = target
-        row["time_to_target_mean_s"], row["time_to_target_std_s"] = _spread(times) if times else (math.nan, None)
-        row["time_to_target_reached"] = len(times)
-    row["_label"], row["_values"] = label(by, key), values
-    return row
-
-
-def choose_baseline(labels: list[str], by: list[str], declared: str | None,
-                    grid: dict[str, list[str]]) -> tuple[str, str]:
-    """The baseline condition's label, fixed before the data, and the rule that chose it: the
-    declared one (its label, or its value when one key defines a condition), else the first
-    condition in the order of the sweep file's grid, else the first in sorted order."""
-    if declared is not None:
-        return baseline_label(labels, by, declared), "declared"
-    if by and all(k in grid for k in by):
-        def position(lab: str) -> tuple:
-            values = dict(part.split("=", 1) for part in lab.split(" "))
-            return tuple(grid[k].index(values[k]) if values[k] in grid[k] else len(grid[k]) for k in by)
-        return min(labels, key=position), "the grid's first value"
-    return sorted(labels)[0], "the first condition in sorted order"
-
-
-def aggregate(counted: Counted, study: Study, grid: dict[str, list[str]], target: float | None = None,
-              history: dict | None = None) -> tuple[pd.DataFrame, str, str, dict]:
-    """One row per condition, best mean of the judged metric first (by its goal), each judged
-    against the baseline; returns (rows, the baseline's label, the rule that chose it, the
-    confounds found)."""
-    from . import sequential, verdicts
-
-    judged = counted.judged
-    confidence = 1 - study.alpha
-    rows = [_row(counted, key, group, confidence, target, history)
-            for key, group in counted.counted.groupby(counted.by, sort=False)]
-    sign = -1 if judged.goal == "maximize" else 1
-    rows.sort(key=lambda r: sign * r[f"{judged.column}_mean"])
-    baseline, rule = choose_baseline([r["_label"] for r in rows], counted.by, study.baseline, grid)
-    level = sequential.level(study.looks, study.alpha) if study.looks else study.alpha
-    margin = None if study.margin is None else study.margin / judged.scale  # display units -> the metric's
-    judgements = verdicts.judge({r["_label"]: r["_values"] for r in rows}, baseline, margin,
-                                study.alpha, level, POWER, judged.scale, judged.unit)
-    found = confounds.find(counted.groups(), counted.by)
-    for r in rows:
-        j = judgements[r["_label"]]
-        mixed = confounds.of_row(found, r["_label"], baseline)
-        reason = j.reason + (f"; the conditions also differ in {', '.join(mixed)}" if mixed else "")
-        r.update(baseline=r["_label"] == baseline, verdict=j.verdict, verdict_reason=reason,
-                 diff_vs_baseline=j.diff, diff_ci_low=j.ci_low, diff_ci_high=j.ci_high,
-                 p_vs_baseline=j.p, p_holm=j.p_adjusted, p_equivalence=j.p_equivalence,
-                 p_equivalence_holm=j.p_equivalence_adjusted, detectable_diff=j.detectable_diff,
-                 seeds_needed=j.seeds_needed, confounds=mixed)
-    table = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows])
-    if "seeds_needed" in table:
-        table["seeds_needed"] = table["seeds_needed"].astype("Int64")  # whole seeds, none where none
-    return table, baseline, rule, found
+from . import per_epoch, render
+from .aggregate import Judging, aggregate
+from .counted import SEED, Counted, count, has_validation
 
 
 @dataclass
@@ -126,10 +29,21 @@ class Comparison:
     experiment: str
     study: Study  # the analysis used (declared, with the options over it)
     declared: Study | None  # what the sweep logged, if it logged one
-    baseline: str
-    baseline_rule: str  # declared | the grid's first value | the first condition in sorted order
-    confounds: dict
+    found: Judging  # the baseline and its rule, confounds, MCB, spreads out of range
     power: float = POWER
+
+    @property
+    def baseline(self) -> str:
+        return self.found.baseline
+
+    @property
+    def baseline_rule(self) -> str:
+        """declared | the grid's first value | the first condition in sorted order"""
+        return self.found.rule
+
+    @property
+    def confounds(self) -> dict:
+        return self.found.confounds
 
     @property
     def judged(self) -> Judged:
@@ -197,8 +111,9 @@ def compare(experiment: str | None, sweep: str | None, filter_string: str = "",
     if counted.counted.empty:
         raise NoRunsMatch(f"no runs match: none of the {len(found.runs)} runs of {what} counts "
                           f"({counted.footnote().split(': ', 1)[-1]})")
-    rows, baseline, rule, found_confounds = aggregate(counted, used, found.grid, target, history)
-    return Comparison(counted, rows, found.experiment, used, declared, baseline, rule, found_confounds)
+    decisions = found.decisions if declared is not None and used == declared else None  # made under this analysis
+    rows, judging = aggregate(counted, used, found.grid, target, history, decisions)
+    return Comparison(counted, rows, found.experiment, used, declared, judging)
 
 
 def condition_curves(counted: Counted, level: float):

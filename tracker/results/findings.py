@@ -17,11 +17,12 @@ def _amount(x: float, judged) -> str:
 
 
 def _ci(r: dict, comparison) -> str:
-    if missing(r["diff_ci_low"]):
+    """The interval the verdict was decided on, with its level."""
+    if missing(r["decision_ci_low"]):
         return ""
     judged = comparison.judged
-    return (f" ({level_label(comparison.level)} CI {judged.shown(r['diff_ci_low'], sign=True)} to "
-            f"{judged.shown(r['diff_ci_high'], sign=True)})")
+    return (f" ({level_label(r['decision_ci_level'])} CI {judged.shown(r['decision_ci_low'], sign=True)} to "
+            f"{judged.shown(r['decision_ci_high'], sign=True)})")
 
 
 def _seeds(r: dict, base_n: int) -> str:
@@ -30,7 +31,18 @@ def _seeds(r: dict, base_n: int) -> str:
 
 
 def sentence(r: dict, name: str, base: str, comparison) -> str:
-    """One comparison, as much as its verdict allows and no more."""
+    """One comparison, as much as its verdict allows and no more; when it was decided at an
+    earlier look of an adaptive plan, and on how many seeds, if runs were lost."""
+    text = _sentence(r, name, base, comparison)
+    if not missing(r.get("decided_at_look")):
+        text = f"Decided at look {int(r['decided_at_look'])}: " + text
+    if r.get("runs_left_out"):
+        text += (f" **{name}** is judged on the {r['n']} seeds that survived: {int(r['runs_left_out'])} "
+                 "of its runs were left out (see the runs left out), so it may look better than it is.")
+    return text
+
+
+def _sentence(r: dict, name: str, base: str, comparison) -> str:
     study, judged = comparison.study, comparison.judged
     base_n = int(comparison.rows.loc[comparison.rows["baseline"], "n"].iloc[0])
     diff = judged.shown(r["diff_vs_baseline"], sign=True)
@@ -53,7 +65,10 @@ def sentence(r: dict, name: str, base: str, comparison) -> str:
                  f"{miss:.0%} of the time")
     if study.margin is None:
         text += "; no margin was declared, so equivalence could not be tested"
-    if not missing(r["seeds_needed"]):
+    if r.get("futile"):
+        text += (f". It was stopped: about {int(r['seeds_needed'])} seeds per condition would be needed, "
+                 "more than the plan has (an estimate)")
+    elif not missing(r["seeds_needed"]):
         text += f". About {int(r['seeds_needed'])} seeds per condition would decide it (an estimate)"
     return text + "."
 
@@ -81,10 +96,12 @@ def blocks(comparison) -> list:
         out.append(("p", f"Caution: the conditions differ in more than {', '.join(by)}: {keys} "
                          "(see the table's notes). A difference between them cannot be put down to "
                          f"{', '.join(by)} alone."))
-    best = rows[0]  # the table's order: best mean first
-    word = "Highest" if judged.goal == "maximize" else "Lowest"
-    out.append(("p", f"{word} mean: **{label(by, [best[k] for k in by])}**, "
-                     f"{judged.shown(best[f'{judged.column}_mean'])}{'%' if judged.percent else ''} "
-                     f"({best['n']} seed{'s' if best['n'] != 1 else ''}); a {word.lower()} mean alone is "
-                     "not a finding unless its comparison above says so."))
+    best = comparison.found.best
+    if best.intervals:
+        could = [f"**{c}**" for c in best.could_be_best]
+        text = (f"Which could be the best, all at once at {level_label(best.confidence)} (Hsu's multiple "
+                f"comparisons with the best): {', '.join(could)}")
+        text += (f"; {', '.join(best.not_best)} cannot be." if best.not_best else
+                 "; none of the conditions can be ruled out.")
+        out.append(("p", text))
     return out

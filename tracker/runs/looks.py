@@ -10,36 +10,52 @@ where it stopped.
 """
 from __future__ import annotations
 
-from ..results.compare import choose_baseline
+from ..results import sequential
+from ..results.aggregate import choose_baseline
+from ..study import POWER
+
+
+def _state(step) -> str:
+    """What a look left: only what was decided is called decided."""
+    open_ = [c for c, j in step.judgements.items() if j.verdict == "undecided" and not j.futile]
+    futile = [c for c, j in step.judgements.items() if j.futile]
+    if not open_:
+        return "every comparison decided" + (f" or stopped ({len(futile)} would need more seeds than the "
+                                             "plan has)" if futile else "")
+    if step.done:
+        return f"the plan's last look reached, {len(open_)} still undecided"
+    return f"{len(open_)} undecided: seeds added to them" + (f"; {len(futile)} stopped" if futile else "")
 
 
 def until_decided(s) -> object:
     """Run a session's adaptive plan look by look (s: driver.Session); returns the last comparison."""
-    from ..results import sequential
-
     plan, study = s.plan, s.plan.study
+    judged = study.judged()
     conditions = plan.conditions()
     grid = {k: [str(v) for v in values] for k, values in plan.grid.items()}
     baseline, _ = choose_baseline(list(conditions), plan.by, study.baseline, grid)  # before any data
-    margin = None if study.margin is None else study.margin / study.judged().scale  # display -> metric units
+    margin = None if study.margin is None else study.margin / judged.scale  # display -> metric units
+    decisions = sequential.load(s.state.decisions) if s.state.decisions else {}
+    decisions = {c: d for c, d in decisions.items() if d.baseline == baseline}
     comparison, look = None, 0
     while True:
         comparison = s.compare()
         samples = {c: [] for c in conditions}
         if comparison is not None:
             samples.update(comparison.counted.values())
-        step = sequential.step(study.looks, samples, baseline, margin, study.alpha)
+        resolution = None if comparison is None else comparison.found.resolution
+        step = sequential.step(study.looks, samples, baseline, margin, study.alpha, decisions, goal=judged.goal,
+                               resolution=resolution, power=POWER, scale=judged.scale, unit=judged.unit)
+        if step.decisions != decisions:  # final: recorded before anything else runs
+            decisions = step.decisions
+            s.parent.decide(sequential.dump(decisions))
         if comparison is not None:
             look += 1
-            undecided = [c for c, j in step.judgements.items() if j.verdict == "undecided"]
-            state = ("every comparison decided" if not undecided else
-                     "the plan's last look reached" if step.decided else
-                     f"{len(undecided)} undecided, seeds added to them")
             s.echo(f"look {look}: " + ", ".join(f"{c} {len(v)}" for c, v in samples.items())
-                   + f" seeds; {state}")
+                   + f" seeds; {_state(step)}")
             s.echo(comparison.render().rstrip("\n"))
             s.parent.look(look, comparison)
-        if step.decided:
+        if step.done:
             return comparison
         todo = [pt for c, n in step.targets.items() for pt in conditions[c][:n]]
         ran = s.run(todo)

@@ -85,6 +85,12 @@ class Parent:
                 self.run.log_metrics(epoch, metrics)
             self.curves_at[lab] = len(runs)
 
+    def decide(self, decisions: str) -> None:
+        """An adaptive sweep's decisions so far (sequential.dump): final, on the run before its
+        next look runs anything (compare carries them from there)."""
+        self.run.set_tags({names.DECISIONS: decisions})
+        self.run.wait()
+
     def look(self, k: int, comparison) -> None:
         """An adaptive sweep's look k: its table and rows, kept as artifacts; the tag says which."""
         self.run.set_tags({names.LOOK: str(k)})

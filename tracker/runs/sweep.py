@@ -23,6 +23,7 @@ class State:
     parent_id: str
     done: set[str]  # names of the FINISHED children
     killed: dict[str, str]  # name -> run id of the KILLED children, resumed rather than redone
+    decisions: str | None = None  # an adaptive plan's decisions so far (JSON), made under this analysis
 
 
 def _gone(run) -> bool:
@@ -61,9 +62,15 @@ def open_parent(p: Plan) -> State:
             continue
         store.mark_killed(r.run_id, "its process is gone (found by a re-run of its sweep)")
         r.status = "KILLED"
+    decisions = None
     if parents:
         parent_id = parents[0].run_id
-        store.set_status(parent_id, "RUNNING", parent_tags(p))  # the file's grid and [study], as now
+        tags = parent_tags(p)  # the file's grid and [study], as they are now
+        if parents[0].tags.get(names.STUDY) == tags[names.STUDY]:  # decisions stand under their analysis
+            decisions = parents[0].tags.get(names.DECISIONS)
+        else:
+            tags[names.DECISIONS] = "{}"
+        store.set_status(parent_id, "RUNNING", tags)
     else:
         parent_id = store.create_run(experiment, p.name, parent_tags(p),
                                      {f"grid.{k}": json.dumps(v) for k, v in p.grid.items()}, p.file, names.CONFIG_DIR)
@@ -71,7 +78,7 @@ def open_parent(p: Plan) -> State:
     for r in sorted(children, key=lambda r: r.start_time):
         if r.status == "KILLED" and r.name not in done:
             killed[r.name] = r.run_id
-    return State(parent_id, done, killed)
+    return State(parent_id, done, killed, decisions)
 
 
 def find_child(sweep: str, experiment: str, run_name: str):

@@ -51,6 +51,7 @@ class Selection:
     study: str | None = None  # the declared analysis (JSON) of that sweep, if it declared one
     grid: dict[str, list[str]] = field(default_factory=dict)  # that sweep's values, in its file's order
     sweep: str | None = None  # that sweep's parent run, when the runs all come from one
+    decisions: str | None = None  # the decisions its adaptive plan made so far (JSON), if any
 
 
 def keep(runs, experiment: str, sweep: str | None, sweep_tags: dict | None = None) -> Selection:
@@ -76,7 +77,7 @@ def keep(runs, experiment: str, sweep: str | None, sweep_tags: dict | None = Non
         studies = {r.tags.get(names.STUDY) for r in out}
         study = studies.pop() if len(studies) == 1 else None
     return Selection(out, experiment, keys, study, grid_values(sweep_tags or {}),
-                     parent_id if sweep_tags is not None else None)
+                     parent_id if sweep_tags is not None else None, (sweep_tags or {}).get(names.DECISIONS))
 
 
 def grid_values(tags: dict) -> dict[str, list[str]]:
