@@ -94,6 +94,22 @@ def tracking_uri() -> str:
     return uri_env() or embedded_uri()
 
 
+MLFLOW_DEFAULT_DB = "mlflow.db"  # where MLflow 3 logs, in the current folder, when no URI is set
+
+
+def read_mlflow_default() -> str | None:
+    """For a command that only reads runs: with neither MLFLOW_TRACKING_URI nor TRACKER_STORE set
+    and no tracker store here, MLflow's own default store (./mlflow.db, where plain `mlflow` calls
+    log) when it exists, made this process's store; returns a note saying so, else None."""
+    if uri_env() or os.environ.get(STORE_ENV) or store_db().exists():
+        return None
+    theirs = Path(MLFLOW_DEFAULT_DB).resolve()
+    if not theirs.exists():
+        return None
+    os.environ[URI_ENV] = f"{SQLITE}{theirs}"
+    return f"note: no tracker store in {store_root()}; reading MLflow's default store {theirs}"
+
+
 def sqlite_path(uri: str) -> Path | None:
     """The database file of an sqlite:/// URI, else None."""
     return Path(uri[len(SQLITE):]) if uri.startswith(SQLITE) else None

@@ -98,35 +98,58 @@ by_opt = click.option("--by", multiple=True, help=BY_HELP)
 
 
 def analysis(fn):
-    """--metric, --baseline, --margin, --alpha: the analysis, over what a sweep declared."""
-    from ..study import METRICS
+    """The analysis, over what a sweep declared: what is judged (--metric, or any logged metric
+    with --metric-key, --goal and --at), --baseline, --margin, --alpha; and --seed-param."""
+    from ..study import AT, GOALS, METRICS
 
     for option in reversed((
             click.option("--metric", type=click.Choice(METRICS), default=None,
-                         help="What is judged: final (the last epoch's test accuracy), best_val (the test "
-                              "accuracy at the best validation epoch) or best_test (the best epoch's, picked "
-                              "on the test set: biased up). Default: the sweep's [study], else best_val when "
-                              "the runs held out a validation split, else final."),
+                         help="What is judged of tracker's runs: final (the last epoch's test accuracy), "
+                              "best_val (the test accuracy at the best validation epoch) or best_test (the "
+                              "best epoch's, picked on the test set: biased up). Default: the sweep's [study], "
+                              "else best_val when the runs held out a validation split, else final."),
+            click.option("--metric-key", default=None, metavar="KEY",
+                         help="Judge any metric the runs logged, in its own units (needs --goal unless it "
+                              "is one of tracker's accuracies). Default: the sweep's [study], else --metric."),
+            click.option("--goal", type=click.Choice(GOALS), default=None,
+                         help="With --metric-key: whether a higher or a lower value is better. Default: "
+                              "the sweep's [study]."),
+            click.option("--at", type=click.Choice(AT), default=None,
+                         help="With --metric-key: each run's last logged value, or its best step's (picked "
+                              "on that metric). Default: last."),
             click.option("--baseline", default=None, metavar="VALUE",
                          help="The condition every other is compared with (its value, e.g. batch, or "
-                              "norm=batch). Default: the sweep's [study], else the best row."),
-            click.option("--margin", type=float, default=None, metavar="PP",
-                         help="The smallest difference that matters, in percentage points (0.1 = a tenth "
-                              "of a point); within it, a comparison can be found equivalent. Default: the "
-                              "sweep's [study], else none."),
+                              "norm=batch). Default: the sweep's [study], else the grid's first value, else "
+                              "the first condition in sorted order."),
+            click.option("--margin", type=float, default=None, metavar="AMOUNT",
+                         help="The smallest difference that matters, in the metric's display units "
+                              "(percentage points for accuracies: 0.1 = a tenth of a point); within it, a "
+                              "comparison can be found equivalent. Default: the sweep's [study], else none."),
             click.option("--alpha", type=float, default=None,
-                         help="The error rate of the verdicts. Default: the sweep's [study], else 0.05."))):
+                         help="The error rate of the verdicts. Default: the sweep's [study], else 0.05."),
+            click.option("--seed-param", default="seed", show_default=True, metavar="NAME",
+                         help="The param that names a run's seed; runs without it count as one "
+                              "replicate each."))):
         fn = option(fn)
     return fn
 
 
-def study_options(metric, baseline, margin, alpha) -> dict:
-    """The options as a Study's fields (checked by it: one line for a bad value)."""
+def study_options(seed_param: str = "seed", **options) -> dict:
+    """The analysis options as a Study's fields (checked by it: one line for a bad value)."""
     from ..study import Study
 
-    options = {"metric": metric, "baseline": baseline, "margin": margin, "alpha": alpha}
-    Study(**{k: v for k, v in options.items() if v is not None})
+    Study(**{k: v for k, v in options.items() if v is not None}).judged()  # a key with no goal: one line
     return options
+
+
+def readable() -> None:
+    """A command that reads runs reads MLflow's own default store (./mlflow.db) when there is no
+    tracker store here and no URI is set: runs logged with plain `mlflow` calls."""
+    from ..settings import read_mlflow_default
+
+    note = read_mlflow_default()
+    if note:
+        click.echo(note, err=True)
 
 
 def selection(fn):

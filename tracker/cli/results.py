@@ -10,7 +10,7 @@ import click
 
 from ..results.render import FORMATS
 from ..settings import STALE_AFTER
-from .options import analysis, by_opt, one_selection, output_file, output_folder, selection, study_options
+from .options import analysis, by_opt, one_selection, output_file, output_folder, readable, selection, study_options
 
 
 @click.command("compare")
@@ -26,18 +26,20 @@ from .options import analysis, by_opt, one_selection, output_file, output_folder
               help="Also the training seconds each run took to first reach this test accuracy "
                    "(0.994 or 99.4), mean ± std per condition, and how many reached it. Default: none.")
 @analysis
-def compare_cmd(experiment, sweep_id, filter_string, by, fmt, output, plot, target, metric, baseline,
-                margin, alpha):
+def compare_cmd(experiment, sweep_id, filter_string, by, fmt, output, plot, target, seed_param, **analysis):
     """Aggregate FINISHED runs per condition across seeds (mean, std, 95% CI of the judged
     metric) and judge each condition against the baseline: better, worse, equivalent within
     the margin, or undecided, with the reason, the power and the seeds that would decide it."""
     from ..results import compare
 
     one_selection(experiment, sweep_id)
-    options = study_options(metric, baseline, margin, alpha)
-    comparison = compare.compare(experiment, sweep_id, filter_string, by, target, options)
+    options = study_options(**analysis)
+    readable()
+    comparison = compare.compare(experiment, sweep_id, filter_string, by, target, options, seed_param)
     figure = compare.condition_curves(comparison.counted, comparison.level) if plot or fmt == "html" else None
-    if plot:
+    if plot and figure is None:
+        click.echo(f"no curves to draw: the runs logged {comparison.judged.metric} at one step only", err=True)
+    elif plot:
         figure.savefig(plot, dpi=100)
         click.echo(f"wrote {plot}", err=True)
     text = comparison.render(fmt, figure)
@@ -56,7 +58,7 @@ def compare_cmd(experiment, sweep_id, filter_string, by, fmt, output, plot, targ
               help="Folder for README.md, its PNGs and report.html (made when missing).")
 @by_opt
 @analysis
-def report_cmd(experiment, sweep_id, output, by, metric, baseline, margin, alpha):
+def report_cmd(experiment, sweep_id, output, by, seed_param, **analysis):
     """Write a study's report from its runs: what was compared and held fixed, the data, each
     condition's model, curves, the results table (Holm-adjusted p, difference to the best row with
     its 95% interval), each condition's best run's confusion matrix and misclassified images.
@@ -64,8 +66,9 @@ def report_cmd(experiment, sweep_id, output, by, metric, baseline, margin, alpha
     from ..results import report
 
     one_selection(experiment, sweep_id)
-    options = study_options(metric, baseline, margin, alpha)
-    written = report.report(experiment, sweep_id, output, by, options)
+    options = study_options(**analysis)
+    readable()
+    written = report.report(experiment, sweep_id, output, by, options, seed_param)
     click.echo(f"wrote {written.readme} and {written.html}")
     if written.logged:
         click.echo(f"logged to the sweep's parent run: {written.logged}")

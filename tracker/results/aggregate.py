@@ -138,7 +138,7 @@ def aggregate(counted: Counted, study: Study, grid: dict[str, list[str]], target
     best = mcb.best(samples, study.alpha, judged.goal, floor)
     unheld = tuple(k for k in samples if study.looks and k != baseline and k not in made
                    and sequential.beyond_range(samples[k], samples[baseline], study.alpha, floor))
-    found = confounds.find(counted.groups(), counted.by)
+    found = confounds.find(counted.groups(), counted.by, counted.seed)
     missing = lost(counted)
     for r in rows:
         lab, j = r["_label"], judgements[r["_label"]]

@@ -99,6 +99,8 @@ def compare(experiment: str | None, sweep: str | None, filter_string: str = "",
     declared = studies.from_json(found.study)
     used = (declared or Study()).with_options(**(options or {}))
     judged = used.judged(has_validation(found.runs))
+    if not judged.percent:  # any metric the runs logged: judged as they logged it
+        _logged(found.runs, judged, what)
     history = None
     needs_history = judged.metric == names.TEST_ACC_AT_BEST_VAL and any(
         names.TEST_ACC_AT_BEST_VAL not in r.metrics for r in found.runs)
@@ -107,6 +109,8 @@ def compare(experiment: str | None, sweep: str | None, filter_string: str = "",
         for r in found.runs:  # runs from before the metric was logged: from their epochs
             if names.TEST_ACC_AT_BEST_VAL not in r.metrics and history[r.run_id].get(names.VAL_ACC):
                 r.metrics[names.TEST_ACC_AT_BEST_VAL] = per_epoch.at_best_val(history[r.run_id])
+    if judged.at == "best":
+        best_steps(found.runs, judged)
     counted = count(found, by, judged, seed_param)
     if counted.counted.empty:
         raise NoRunsMatch(f"no runs match: none of the {len(found.runs)} runs of {what} counts "
@@ -116,13 +120,36 @@ def compare(experiment: str | None, sweep: str | None, filter_string: str = "",
     return Comparison(counted, rows, found.experiment, used, declared, judging)
 
 
+def _logged(runs: list, judged: Judged, what: str) -> None:
+    """A metric key that no run logged is one line naming the keys the runs have."""
+    if not any(judged.metric in r.metrics for r in runs):
+        keys = sorted({k for r in runs for k in r.metrics if not k.startswith("system/")})
+        raise NoRunsMatch(f"--metric-key {judged.metric!r}: no run of {what} logged it; they logged: "
+                          + (", ".join(keys) or "no metrics"))
+
+
+def best_steps(runs: list, judged: Judged) -> None:
+    """Each run's metric as its best step's value, by the goal (NaN steps skipped): --at best."""
+    import math
+
+    hist = query.histories([r.run_id for r in runs if judged.metric in r.metrics], [judged.metric])
+    pick = max if judged.goal == "maximize" else min
+    for r in runs:
+        steps = [v for v in hist.get(r.run_id, {}).get(judged.metric, []) if not math.isnan(v)]
+        if steps:
+            r.metrics[judged.metric] = pick(steps)
+
+
 def condition_curves(counted: Counted, level: float):
     """The judged metric's curve (test accuracy and loss for tracker's own runs) per step, the
-    mean and its interval at `level` across the seeds of each counted condition."""
+    mean and its interval at `level` across the seeds of each counted condition; None when the
+    runs logged it at one step only."""
     from . import plots
 
     groups, judged = counted.groups(), counted.judged
     keys = names.CURVES if judged.percent else (judged.metric,)
     hist = query.histories([r.run_id for runs in groups.values() for r in runs], keys)
+    if max((len(h.get(keys[0], [])) for h in hist.values()), default=0) < 2:
+        return None
     return plots.condition_curves({lab: [hist[r.run_id] for r in runs] for lab, runs in groups.items()},
                                   keys, level, {names.TEST_ACC: (0.0, 1.0), judged.metric: judged.bounds})

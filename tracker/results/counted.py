@@ -101,6 +101,7 @@ class Counted:
     reason: pd.Series
     judged: Judged
     seeded: bool = True  # the runs name their seed; False: each run is one replicate
+    seed: str = SEED  # the param that names a run's seed
 
     @property
     def counted(self) -> pd.DataFrame:
@@ -145,9 +146,11 @@ def default_by(by: tuple[str, ...], grid_keys: list[str]) -> list[str]:
     return keys or [k for k in grid_keys if k != SEED] or list(DEFAULT_CONDITION)
 
 
-def conditions(found: Selection, by: tuple[str, ...]) -> list[str]:
+def conditions(found: Selection, by: tuple[str, ...], seed: str = SEED) -> list[str]:
     """The params that define a condition (default_by), each one some run here has."""
     keys = default_by(by, found.grid_keys)
+    if seed in keys:
+        raise UserError(f"--by {seed!r}: the seed is what each condition is repeated over, not a condition")
     known = set().union(*(r.params for r in found.runs))
     unknown = [k for k in keys if found.runs and k not in known]
     if unknown:
@@ -157,10 +160,10 @@ def conditions(found: Selection, by: tuple[str, ...]) -> list[str]:
 
 def count(found: Selection, by: tuple[str, ...], judged: Judged, seed: str = SEED) -> Counted:
     """The selection's runs grouped by condition, which count and why the others do not."""
-    keys = conditions(found, by)
+    keys = conditions(found, by, seed)
     frame = runs_frame(found.runs, keys, judged, seed)
     seeded = bool((frame["_seed"] != "").any())
-    return Counted(found.runs, keys, frame, exclusions(frame, keys, judged), judged, seeded)
+    return Counted(found.runs, keys, frame, exclusions(frame, keys, judged), judged, seeded, seed)
 
 
 def best_runs(runs: list[RunRecord], judged: Judged, by: list[str]) -> list[RunRecord]:

@@ -84,8 +84,8 @@ def blocks(comparison) -> list:
     """The Findings section: what was judged, then a sentence per comparison and per confound."""
     rows, by, judged = comparison.rows.to_dict("records"), comparison.counted.by, comparison.judged
     out = [("h2", "Findings")]
-    intro = (f"Judged with Holm's adjustment for {max(0, len(rows) - 1)} comparison(s): "
-             f"{analysis_line(comparison)}.")
+    line = analysis_line(comparison)
+    intro = f"{line[0].upper()}{line[1:]}; Holm's adjustment for {max(0, len(rows) - 1)} comparison(s)."
     if not judged.on_test and judged.percent:
         intro += (" Each run's best test accuracy over its epochs is in the table for reference only: it "
                   "is picked on the test set, so it is biased up.")

@@ -47,14 +47,22 @@ def _values(runs: list[RunRecord], key: str) -> list[str]:
     return sorted({r.params.get(key, "") for r in runs}, key=lambda v: (len(v), v))
 
 
-def setup_blocks(runs: list[RunRecord], by: list[str]) -> list:
-    """What was compared, what varied within a condition, and what was held fixed."""
+def _tracker_runs(runs: list[RunRecord]) -> bool:
+    """Runs tracker trained (with their config, model summary and final evaluation)."""
+    return all(names.KIND in r.tags for r in runs)
+
+
+def setup_blocks(runs: list[RunRecord], by: list[str], seed: str = SEED) -> list:
+    """What was compared, what varied within a condition, and what was held fixed: tracker's
+    config, or for runs tracker did not make every param they logged."""
     out = [("h2", "What was compared")]
     out.append(("list", [f"`{k}`: {', '.join(_values(runs, k))}" for k in by]))
-    seeds = _values(runs, SEED)
-    out.append(("p", f"Each condition was repeated over seed {', '.join(seeds)}; the table gives n per "
-                     "condition and the spread across seeds."))
-    config = [k for k in FIELDS if k not in by and k not in NOT_COMPARED]
+    seeds = [s for s in _values(runs, seed) if s]
+    out.append(("p", f"Each condition was repeated over {seed} {', '.join(seeds)}; the table gives n per "
+                     "condition and the spread across seeds." if seeds else
+                     f"The runs name no `{seed}`: each run is one replicate of its condition."))
+    keys = FIELDS if _tracker_runs(runs) else sorted({k for r in runs for k in r.params})
+    config = [k for k in keys if k not in by and k not in NOT_COMPARED and k != seed]
     pooled = [k for k in config if len(_values(runs, k)) > 1]
     if pooled:
         out.append(("p", "Also varied, pooled within a condition: " + "; ".join(
@@ -78,8 +86,9 @@ def data_blocks(runs: list[RunRecord]) -> list:
             seen.setdefault((d["context"], d["name"], d["digest"]), {**d, "runs": 0})["runs"] += 1
     out = [("h2", "Data")]
     if not seen:
-        out.append(("p", f"Dataset {', '.join(_values(runs, 'dataset'))}: these runs logged no "
-                         "dataset inputs, so the files they read are not known."))
+        named = [v for v in _values(runs, "dataset") if v]
+        out.append(("p", (f"Dataset {', '.join(named)}: these" if named else "These") + " runs logged no "
+                         "dataset inputs (MLflow's `log_input`), so the files they read are not known."))
         return out
     rows = [{"split": d["context"], "dataset": d["name"], "images": f"{d['profile'].get('images', 0):,}",
              "sha256 of its files": d["profile"].get("sha256", d["digest"]),
@@ -171,11 +180,25 @@ def leftout_blocks(frame: pd.DataFrame, reason: pd.Series, footnote: str) -> lis
     return out
 
 
+def curve_blocks(comparison, out_dir: Path) -> list:
+    """The judged metric per step, per condition: test accuracy and loss for tracker's runs, or
+    the metric judged when the runs logged it at several steps (none otherwise)."""
+    counted, judged = comparison.counted, comparison.judged
+    figure = compare.condition_curves(counted, comparison.level)
+    if figure is None:
+        return []
+    figure.savefig(out_dir / "curves.png", dpi=100)
+    what = "Test accuracy and loss" if judged.percent else f"`{judged.metric}`"
+    return [("h2", "Curves"), ("p", f"{what} per step: the mean across seeds and its "
+                                    f"{level_label(comparison.level)} interval."),
+            ("img", "curves.png", f"{what} per step, per condition")]
+
+
 def build(experiment: str | None, sweep: str | None, by: tuple[str, ...], out_dir: Path,
-          options: dict | None = None) -> tuple[list, str]:
+          options: dict | None = None, seed_param: str = SEED) -> tuple[list, str]:
     """The report's blocks (its PNGs written into out_dir) and compare's footnote: the findings,
     the table and the curves first; then what was compared, the data, the models, the errors."""
-    comparison = compare.compare(experiment, sweep, by=by, options=options)
+    comparison = compare.compare(experiment, sweep, by=by, options=options, seed_param=seed_param)
     counted, rows = comparison.counted, comparison.rows
     keys = counted.by
     labels = [condition_label(keys, [r[k] for k in keys]) for r in rows.to_dict("records")]
@@ -193,28 +216,24 @@ def build(experiment: str | None, sweep: str | None, by: tuple[str, ...], out_di
                     f"nothing here was typed by hand. Regenerate with `{regen}`.")]
     blocks += findings.blocks(comparison)
     blocks += [("h2", "Results"), ("table", cells(comparison)), ("list", notes(comparison))]
-    figure = compare.condition_curves(counted, comparison.level)
-    figure.savefig(out_dir / "curves.png", dpi=100)
-    what = "Test accuracy and loss" if comparison.judged.percent else comparison.judged.metric
-    blocks += [("h2", "Curves"), ("p", f"{what} per epoch: the mean across seeds and its "
-                                       f"{level_label(comparison.level)} interval."),
-               ("img", "curves.png", f"{what} per epoch, per condition")]
-    blocks += setup_blocks(runs, keys)
+    blocks += curve_blocks(comparison, out_dir)
+    blocks += setup_blocks(runs, keys, counted.seed)
     blocks += data_blocks(runs)
-    with tempfile.TemporaryDirectory() as scratch:
-        models, errors = condition_blocks(groups, out_dir, Path(scratch), counted.judged)
-    blocks += models + errors
+    if _tracker_runs(runs):  # their models and final evaluations
+        with tempfile.TemporaryDirectory() as scratch:
+            models, errors = condition_blocks(groups, out_dir, Path(scratch), counted.judged)
+        blocks += models + errors
     blocks += leftout_blocks(counted.frame, counted.reason, footnote)
     return blocks, footnote
 
 
 def report(experiment: str | None, sweep: str | None, output: str, by: tuple[str, ...] = (),
-           options: dict | None = None) -> Written:
+           options: dict | None = None, seed_param: str = SEED) -> Written:
     """The whole `tracker report`: DIR/README.md with its PNGs, DIR/report.html (self-contained),
     and with a sweep, a copy as artifacts of its parent run (under report/)."""
     out_dir = Path(output)  # checked by the CLI's option (cli/options.output_folder)
     out_dir.mkdir(parents=True, exist_ok=True)
-    blocks, footnote = build(experiment, sweep, by, out_dir, options)
+    blocks, footnote = build(experiment, sweep, by, out_dir, options, seed_param)
     readme, html = out_dir / "README.md", out_dir / "report.html"
     readme.write_text(render.markdown(blocks))
     html.write_text(render.html(blocks, out_dir))
