@@ -1,6 +1,10 @@
 """`tracker compare` wall time (process start included) over N runs of 20 epochs each.
 
     .venv/bin/python benchmarks/compare_speed.py --runs 1000 10000
+    .venv/bin/python benchmarks/compare_speed.py --runs 1000 --foreign   # runs tracker did not make
+
+--foreign logs them as a plain MLflow user would (params model and seed, an `rmse` per step, no
+tracker tags) and times `tracker compare --by model --metric-key rmse --goal minimize`.
 
 Each N gets its own SQLite store with N FINISHED runs (3 norms x N/3 seeds, 20 steps of 9
 metrics each, as tracker logs them); then `tracker compare` runs 3 times and the median counts.
@@ -27,7 +31,7 @@ KEYS = ("train_loss", "train_acc", "test_loss", "test_acc", "lr", "epoch_time_s"
         "test_acc_best", "train_acc_best", "epoch_time_mean_s")
 
 
-def populate(store: Path, n: int) -> None:
+def populate(store: Path, n: int, foreign: bool = False) -> None:
     c = MlflowClient(f"sqlite:///{store}/mlflow.db")
     exp = c.create_experiment("bench")
     rng = random.Random(0)
@@ -38,13 +42,14 @@ def populate(store: Path, n: int) -> None:
         for step in range(1, 21):
             acc = 0.9 + 0.09 * step / 20 + rng.gauss(0, 0.002)
             best = max(best, acc)
-            values = dict(zip(KEYS, (1 - acc, acc, 1 - acc, acc, 0.01, 10.0, best, acc, 10.0)))
+            values = ({"rmse": 60 - 5 * acc, "mae": 40 - 4 * acc} if foreign else
+                      dict(zip(KEYS, (1 - acc, acc, 1 - acc, acc, 0.01, 10.0, best, acc, 10.0))))
             metrics += [Metric(k, v, 0, step) for k, v in values.items()]
+        params = ([Param("model", norm), Param("seed", str(i)), Param("alpha", "0.1")] if foreign else
+                  [Param("norm", norm), Param("seed", str(i)), Param("epochs", "20"), Param("params_total", "47890")])
         for j in range(0, len(metrics), 1000):
-            c.log_batch(rid, metrics=metrics[j:j + 1000],
-                        params=[Param("norm", norm), Param("seed", str(i)), Param("epochs", "20"),
-                                Param("params_total", "47890")] if j == 0 else [],
-                        tags=[RunTag("tracker.kind", "train")] if j == 0 else [])
+            c.log_batch(rid, metrics=metrics[j:j + 1000], params=params if j == 0 else [],
+                        tags=[] if foreign or j else [RunTag("tracker.kind", "train")])
         c.set_terminated(rid, "FINISHED")
 
 
@@ -71,14 +76,15 @@ def grow(db: Path, n: int) -> None:
     con.close()
 
 
-def time_compare(store: Path) -> float:
+def time_compare(store: Path, foreign: bool = False) -> float:
     env = {**os.environ, "TRACKER_STORE": str(store)}
     env.pop("MLFLOW_TRACKING_URI", None)
     times = []
     for _ in range(3):
         t = time.perf_counter()
+        what = ["--by", "model", "--metric-key", "rmse", "--goal", "minimize"] if foreign else ["--by", "norm"]
         out = subprocess.run([str(Path(sys.executable).with_name("tracker")), "compare", "--experiment",
-                              "bench", "--by", "norm"], env=env, capture_output=True, text=True, check=True)
+                              "bench", *what], env=env, capture_output=True, text=True, check=True)
         times.append(time.perf_counter() - t)
     print(out.stdout)
     return statistics.median(times)
@@ -87,15 +93,17 @@ def time_compare(store: Path) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, nargs="+", default=[1000])
+    ap.add_argument("--foreign", action="store_true", help="runs a plain MLflow user logged (rmse, model)")
     args = ap.parse_args()
     for n in args.runs:
         store = Path(tempfile.mkdtemp(prefix=f"compare-{n}-"))
         t = time.perf_counter()
-        populate(store, min(n, 1000))
+        populate(store, min(n, 1000), args.foreign)
         if n > 1000:
             grow(store / "mlflow.db", n)
         print(f"{n} runs x 20 epochs written in {time.perf_counter() - t:.0f} s")
-        print(f"tracker compare over {n} runs: {time_compare(store):.2f} s (median of 3, process start included)")
+        print(f"tracker compare over {n} runs: {time_compare(store, args.foreign):.2f} s "
+              "(median of 3, process start included)")
 
 
 if __name__ == "__main__":

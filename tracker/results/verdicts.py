@@ -86,8 +86,10 @@ class _Setting:
     futility: float
 
     def amount(self, x: float, sign: bool = True) -> str:
-        text = f"{x * self.scale:{'+' if sign else ''}.2f}"
-        return f"{text} {self.unit}" if self.unit else text
+        """A value in the display unit: +0.12 pp for an accuracy, +0.01234 in a metric's own units."""
+        if not self.unit:
+            return f"{x * self.scale:{'+' if sign else ''}.4g}"
+        return f"{x * self.scale:{'+' if sign else ''}.2f} {self.unit}"
 
     def within(self) -> str:
         return f"±{self.amount(self.margin, sign=False)}"
@@ -97,7 +99,8 @@ class _Setting:
         return f"{self.alpha:g}" if self.level == self.alpha else f"per-look level {self.level:.3g}"
 
     def ci(self, low: float, high: float, confidence: float) -> str:
-        return f"{percent(confidence)} CI {low * self.scale:+.2f} to {high * self.scale:+.2f}"
+        bare = (lambda x: self.amount(x).removesuffix(f" {self.unit}")) if self.unit else self.amount
+        return f"{percent(confidence)} CI {bare(low)} to {bare(high)}"
 
     def identical(self, sides: dict[str, np.ndarray]) -> str:
         """'; the 3 seeds of b gave identical results: ...' for the sides whose seeds tie."""
