@@ -129,7 +129,7 @@ def aggregate(counted: Counted, study: Study, grid: dict[str, list[str]], target
     rows.sort(key=lambda r: sign * r[f"{judged.column}_mean"])
     baseline, rule = choose_baseline([r["_label"] for r in rows], counted.by, study.baseline, grid)
     samples = {r["_label"]: r["_values"] for r in rows}
-    made = {k: d for k, d in sequential.load(decisions).items() if d.baseline == baseline} if decisions else {}
+    made = sequential.standing(sequential.load(decisions), samples, baseline) if decisions else {}
     level = sequential.level(study.looks, study.alpha) if study.looks else study.alpha
     margin = None if study.margin is None else study.margin / judged.scale  # display units -> the metric's
     judgements = verdicts.judge(samples, baseline, margin, study.alpha, level, POWER, judged.scale, judged.unit,

@@ -83,6 +83,16 @@ def load(text: str) -> dict[str, Decision]:
     return {name: Decision.from_json(d) for name, d in json.loads(text).items()}
 
 
+def standing(decisions: dict[str, Decision], samples: dict[str, Sequence[float]],
+             baseline: str) -> dict[str, Decision]:
+    """The decisions whose data still stands: made against this baseline, and both sides still
+    holding at least the seeds they were decided on (a run they counted that no longer counts
+    takes its decision with it)."""
+    return {name: d for name, d in decisions.items()
+            if d.baseline == baseline and name in samples and baseline in samples
+            and len(samples[name]) >= d.seeds and len(samples[baseline]) >= d.baseline_seeds}
+
+
 @dataclass(frozen=True)
 class Step:
     judgements: dict[str, Judgement]  # every condition, the decided ones as they were decided

@@ -35,8 +35,7 @@ def until_decided(s) -> object:
     grid = {k: [str(v) for v in values] for k, values in plan.grid.items()}
     baseline, _ = choose_baseline(list(conditions), plan.by, study.baseline, grid)  # before any data
     margin = None if study.margin is None else study.margin / judged.scale  # display -> metric units
-    decisions = sequential.load(s.state.decisions) if s.state.decisions else {}
-    decisions = {c: d for c, d in decisions.items() if d.baseline == baseline}
+    recorded = sequential.load(s.state.decisions) if s.state.decisions else {}
     comparison, look = None, 0
     while True:
         comparison = s.compare()
@@ -44,11 +43,12 @@ def until_decided(s) -> object:
         if comparison is not None:
             samples.update(comparison.counted.values())
         resolution = None if comparison is None else comparison.found.resolution
+        decisions = sequential.standing(recorded, samples, baseline)
         step = sequential.step(study.looks, samples, baseline, margin, study.alpha, decisions, goal=judged.goal,
                                resolution=resolution, power=POWER, scale=judged.scale, unit=judged.unit)
-        if step.decisions != decisions:  # final: recorded before anything else runs
-            decisions = step.decisions
-            s.parent.decide(sequential.dump(decisions))
+        if step.decisions != recorded:  # final: recorded before anything else runs
+            recorded = step.decisions
+            s.parent.decide(sequential.dump(recorded))
         if comparison is not None:
             look += 1
             s.echo(f"look {look}: " + ", ".join(f"{c} {len(v)}" for c, v in samples.items())
