@@ -86,7 +86,8 @@ def test_register_alias_load_and_evaluate(trained_run, tiny, tmp_path, elsewhere
     assert "mnist-mnist-small-batch" in listing and "champion->v1" in listing
     shown = cli("models", "show", "mnist-mnist-small-batch/1").output
     assert f"source_run: {rid}" in shown and "params_total: 14864" in shown
-    assert '"dtype": "uint8", "shape": [-1, 28, 28]' in shown and '"name": "probabilities"' in shown
+    assert "signature: inputs uint8 pixels 0-255 (whole numbers), N x 28 x 28" in shown
+    assert '"name": "probabilities"' in shown
     assert cli("models", "show", "mnist-mnist-small-batch@champion").output == shown
 
     assert cli("models", "alias", "mnist-mnist-small-batch", "1", "staging").exit_code == 0
@@ -117,6 +118,54 @@ def test_register_best_by_condition(tiny, tmp_path, monkeypatch):
     for name in names:
         assert str(c.get_model_version_by_alias(name, "champion").version) == "1"
     assert stray_databases(tmp_path) == []
+
+
+def test_mlflow_pytorch_load_model_gives_the_trained_net(trained_run, tiny, elsewhere, monkeypatch):
+    """A registered model has MLflow's pytorch flavor beside the served pyfunc: the bare net with
+    the run's final weights (a torch.export GraphModule, no tracker needed): normalized float32
+    N x 1 x 28 x 28 in, logits out, answering the served model's classes; gradients reach every
+    weight, so it can be fine-tuned."""
+    import torch
+
+    from tracker.config import make_config
+    from tracker.ml import checkpoint
+    from tracker.ml.data import load_split
+    from tracker.ml.models import build_model
+
+    rid = trained_run.info.run_id
+    assert cli("models", "register", rid, "--alias", "champion").exit_code == 0
+    uri = "models:/mnist-mnist-small-batch@champion"
+    c = store_client()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", c.tracking_uri)  # a user's, in a fresh process
+    net = mlflow.pytorch.load_model(uri)
+    assert isinstance(net, torch.nn.Module)
+
+    state = checkpoint.load(checkpoint.folder(rid) / checkpoint.LAST)
+    trained = build_model(make_config(state["config"]))
+    trained.load_state_dict(state["model"])
+    weights = dict(net.named_parameters())
+    assert weights.keys() == dict(trained.named_parameters()).keys()
+    assert all(torch.equal(weights[k], v) for k, v in trained.named_parameters())
+
+    test = load_split("mnist", tiny["data_dir"], train=False, download=False)
+    facts = mlflow.models.Model.load(mlflow.artifacts.download_artifacts(f"{uri}/MLmodel")).metadata["tracker"]
+    x = (test.images.float() / 255 - facts["mean"][0]) / facts["std"][0]  # what the net takes
+    logits = net(x)
+    assert logits.shape == (len(x), 10)
+    assert torch.allclose(logits, trained.eval()(x), atol=1e-5)
+    served = mlflow.pyfunc.load_model(uri).predict(test.images[:, 0].numpy())
+    assert logits.argmax(1).tolist() == served["class"].tolist()
+
+    torch.nn.functional.cross_entropy(net(x[:32]), test.labels[:32]).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
+    assert logged_model_loads(uri)
+
+
+def logged_model_loads(uri: str) -> bool:
+    """tracker's own loader takes a model with both flavors as its served model."""
+    from tracker.tracking import logged_model
+
+    return logged_model.load(uri).served is not None
 
 
 @pytest.mark.parametrize("failing", ["create_model_version", "set_registered_model_alias"])
