@@ -55,7 +55,8 @@ class Classifier(PythonModel):
             self.refuse("got NaN or infinite values")
         low, high = x.min(), x.max()
         if x.dtype.kind == "f" and (x != np.round(x)).any():
-            self.refuse(f"got fractions from {low:.4g} to {high:.4g} (pixels scaled to 0-1, or normalized?)")
+            guess = " (pixels scaled to 0-1?)" if 0 <= low and high <= 1 else " (normalized?)" if low < 0 else ""
+            self.refuse(f"got fractions from {low:.4g} to {high:.4g}{guess}")
         if low < 0 or high > 255:
             self.refuse(f"got values from {low:g} to {high:g}")
         brightest = x.reshape(len(x), -1).max(1)
