@@ -104,19 +104,89 @@ def tiny_images(tiny):
     return load_split("mnist", tiny["data_dir"], train=False, download=False).images[:4, 0].numpy()
 
 
-def test_register_best_by_condition(tiny, tmp_path, monkeypatch):
-    for norm in ("batch", "group"):
-        assert cli("train", *sets({**tiny, "norm": norm, "epochs": 1})).exit_code == 0
+SWEEP = """
+dataset = "mnist"
+arch = "mnist-small"
+epochs = 1
+batch_size = 32
+lr = 0.05
+dropout = 0.0
+download = false
+experiment = "tiny"
+
+[grid]
+norm = ["batch", "group"]
+seed = [1, 2]
+"""
+
+
+def test_best_registers_what_the_sweep_supports_and_leaves_out_runs_outside_it(tiny, tmp_path, monkeypatch):
+    """A sweep and a stray run of the same config beside it in one experiment: --best takes the
+    experiment's one sweep, judges its conditions as compare does, and registers the run closest
+    to the condition's median (no validation split here); the stray never counts."""
+    path = tmp_path / "tiny-norms.toml"
+    path.write_text(SWEEP.replace("download = false", f'download = false\ndata_dir = "{tiny["data_dir"]}"'))
+    assert cli("sweep", str(path)).exit_code == 0
+    stray = cli("train", *sets({**tiny, "epochs": 1, "seed": 3}))
+    assert stray.exit_code == 0, stray.output
+    runs = [r for r in all_runs() if r.data.tags.get("tracker.kind") == "train"]
+    (parent,) = {r.data.tags.get("mlflow.parentRunId") for r in runs} - {None}
+    (outside,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+
+    rows = {r["norm"]: r for r in json.loads(cli("compare", "--sweep", parent, "--format", "json").stdout)}
+    result = cli("models", "register", "--best", "--experiment", "tiny", "--by-condition", "--alias", "champion")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == f"left out 1 run(s) of experiment 'tiny' outside sweep {parent}"
+    c = store_client()
+    for norm, row in rows.items():
+        mine = sorted((r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent
+                       and r.data.params["norm"] == norm), key=lambda r: (r.info.start_time, r.info.run_id))
+        values = sorted(r.data.metrics["test_acc"] for r in mine)
+        median = sum(values) / 2
+        closest = min(mine, key=lambda r: (abs(r.data.metrics["test_acc"] - median), -r.data.metrics["test_acc"]))
+        chosen = closest.info.run_id
+        (why,) = [line for line in lines if line.startswith(f"chose norm={norm}:")]
+        assert why == (f"chose norm={norm}: mean test final % {row['test_acc_final_mean'] * 100:.2f}, n = 2, "
+                       f"{row['verdict']}; run {chosen} (seed {closest.data.params['seed']}): the closest of the "
+                       f"condition's 2 runs to their median test final % ({median * 100:.2f}; this run "
+                       f"{closest.data.metrics['test_acc'] * 100:.2f})")
+        mv = c.get_model_version_by_alias(f"mnist-mnist-small-{norm}", "champion")
+        assert mv.run_id == chosen != outside.info.run_id
+
+    best = max(rows.values(), key=lambda r: r["test_acc_final_mean"])["norm"]
+    single = cli("models", "register", "--best", "--sweep", parent)
+    assert single.exit_code == 0, single.output
+    (why,) = [line for line in single.output.splitlines() if line.startswith("chose ")]
+    assert why.startswith(f"chose norm={best} has the best mean test final % (")
+    assert f"already registered as models:/mnist-mnist-small-{best}/1" in single.output
+    assert stray_databases(tmp_path) == []
+
+    for args, words in ((["--sweep", outside.info.run_id], "is not a sweep's parent run"),
+                        (["--experiment", "nothing"], "experiment 'nothing' not found"),
+                        (["--sweep", parent, "--experiment", "other"], "is in experiment 'tiny', not 'other'")):
+        refused = cli("models", "register", "--best", *args)
+        assert refused.exit_code == 2 and words in refused.stderr, refused.output
+
+
+def test_best_without_a_sweep_leaves_out_runs_whose_config_differs(tiny, tmp_path, monkeypatch):
+    for norm, seed, epochs in (("batch", 1, 1), ("batch", 2, 1), ("group", 1, 1), ("batch", 3, 2)):
+        assert cli("train", *sets({**tiny, "norm": norm, "epochs": epochs, "seed": seed})).exit_code == 0
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
     result = cli("models", "register", "--best", "--experiment", "tiny", "--by-condition",
                  "--alias", "champion")
     assert result.exit_code == 0, result.output
+    assert "left out 1 run(s) of norm=batch whose config differs (epochs)" in result.output
+    assert "chose norm=batch: " in result.output and "the closest of the condition's 2 runs" in result.output
     c = store_client()
     names = {m.name for m in c.search_registered_models()}
     assert names == {"mnist-mnist-small-batch", "mnist-mnist-small-group"}
-    for name in names:
-        assert str(c.get_model_version_by_alias(name, "champion").version) == "1"
+    epochs = {name: c.get_run(c.get_model_version_by_alias(name, "champion").run_id).data.params["epochs"]
+              for name in names}
+    assert epochs == {"mnist-mnist-small-batch": "1", "mnist-mnist-small-group": "1"}
     assert stray_databases(tmp_path) == []
 
 
