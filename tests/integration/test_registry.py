@@ -209,6 +209,9 @@ def test_mlflow_pytorch_load_model_gives_the_trained_net(trained_run, tiny, else
     monkeypatch.setenv("MLFLOW_TRACKING_URI", c.tracking_uri)  # a user's, in a fresh process
     net = mlflow.pytorch.load_model(uri)
     assert isinstance(net, torch.nn.Module)
+    (out,) = c.get_run(rid).outputs.model_outputs
+    for other in (f"runs:/{rid}/model", f"models:/{out.model_id}"):  # the run's page, the model's page
+        assert mlflow.pytorch.load_model(other).state_dict().keys() == net.state_dict().keys()
 
     state = checkpoint.load(checkpoint.folder(rid) / checkpoint.LAST)
     trained = build_model(make_config(state["config"]))
