@@ -86,7 +86,8 @@ def test_register_alias_load_and_evaluate(trained_run, tiny, tmp_path, elsewhere
     assert "mnist-mnist-small-batch" in listing and "champion->v1" in listing
     shown = cli("models", "show", "mnist-mnist-small-batch/1").output
     assert f"source_run: {rid}" in shown and "params_total: 14864" in shown
-    assert '"dtype": "uint8", "shape": [-1, 28, 28]' in shown and '"name": "probabilities"' in shown
+    assert "signature: inputs uint8 pixels 0-255 (whole numbers), N x 28 x 28" in shown
+    assert '"name": "probabilities"' in shown
     assert cli("models", "show", "mnist-mnist-small-batch@champion").output == shown
 
     assert cli("models", "alias", "mnist-mnist-small-batch", "1", "staging").exit_code == 0
@@ -103,20 +104,139 @@ def tiny_images(tiny):
     return load_split("mnist", tiny["data_dir"], train=False, download=False).images[:4, 0].numpy()
 
 
-def test_register_best_by_condition(tiny, tmp_path, monkeypatch):
-    for norm in ("batch", "group"):
-        assert cli("train", *sets({**tiny, "norm": norm, "epochs": 1})).exit_code == 0
+SWEEP = """
+dataset = "mnist"
+arch = "mnist-small"
+epochs = 1
+batch_size = 32
+lr = 0.05
+dropout = 0.0
+download = false
+experiment = "tiny"
+
+[grid]
+norm = ["batch", "group"]
+seed = [1, 2]
+"""
+
+
+def test_best_registers_what_the_sweep_supports_and_leaves_out_runs_outside_it(tiny, tmp_path, monkeypatch):
+    """A sweep and a stray run of the same config beside it in one experiment: --best takes the
+    experiment's one sweep, judges its conditions as compare does, and registers the run closest
+    to the condition's median (no validation split here); the stray never counts."""
+    path = tmp_path / "tiny-norms.toml"
+    path.write_text(SWEEP.replace("download = false", f'download = false\ndata_dir = "{tiny["data_dir"]}"'))
+    assert cli("sweep", str(path)).exit_code == 0
+    stray = cli("train", *sets({**tiny, "epochs": 1, "seed": 3}))
+    assert stray.exit_code == 0, stray.output
+    runs = [r for r in all_runs() if r.data.tags.get("tracker.kind") == "train"]
+    (parent,) = {r.data.tags.get("mlflow.parentRunId") for r in runs} - {None}
+    (outside,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+
+    rows = {r["norm"]: r for r in json.loads(cli("compare", "--sweep", parent, "--format", "json").stdout)}
+    result = cli("models", "register", "--best", "--experiment", "tiny", "--by-condition", "--alias", "champion")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == f"left out 1 run(s) of experiment 'tiny' outside sweep {parent}"
+    c = store_client()
+    for norm, row in rows.items():
+        mine = sorted((r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent
+                       and r.data.params["norm"] == norm), key=lambda r: (r.info.start_time, r.info.run_id))
+        values = sorted(r.data.metrics["test_acc"] for r in mine)
+        median = sum(values) / 2
+        closest = min(mine, key=lambda r: (abs(r.data.metrics["test_acc"] - median), -r.data.metrics["test_acc"]))
+        chosen = closest.info.run_id
+        (why,) = [line for line in lines if line.startswith(f"chose norm={norm}:")]
+        assert why == (f"chose norm={norm}: mean test final % {row['test_acc_final_mean'] * 100:.2f}, n = 2, "
+                       f"{row['verdict']}; run {chosen} (seed {closest.data.params['seed']}): the closest of the "
+                       f"condition's 2 runs to their median test final % ({median * 100:.2f}; this run "
+                       f"{closest.data.metrics['test_acc'] * 100:.2f})")
+        mv = c.get_model_version_by_alias(f"mnist-mnist-small-{norm}", "champion")
+        assert mv.run_id == chosen != outside.info.run_id
+
+    best = max(rows.values(), key=lambda r: r["test_acc_final_mean"])["norm"]
+    single = cli("models", "register", "--best", "--sweep", parent)
+    assert single.exit_code == 0, single.output
+    (why,) = [line for line in single.output.splitlines() if line.startswith("chose ")]
+    assert why.startswith(f"chose norm={best} has the best mean test final % (")
+    assert f"already registered as models:/mnist-mnist-small-{best}/1" in single.output
+    assert stray_databases(tmp_path) == []
+
+    for args, words in ((["--sweep", outside.info.run_id], "is not a sweep's parent run"),
+                        (["--experiment", "nothing"], "experiment 'nothing' not found"),
+                        (["--sweep", parent, "--experiment", "other"], "is in experiment 'tiny', not 'other'")):
+        refused = cli("models", "register", "--best", *args)
+        assert refused.exit_code == 2 and words in refused.stderr, refused.output
+
+
+def test_best_without_a_sweep_leaves_out_runs_whose_config_differs(tiny, tmp_path, monkeypatch):
+    for seed, lr in ((1, 0.05), (2, 0.05), (3, 0.1)):
+        assert cli("train", *sets({**tiny, "epochs": 1, "seed": seed, "lr": lr})).exit_code == 0
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
     result = cli("models", "register", "--best", "--experiment", "tiny", "--by-condition",
                  "--alias", "champion")
     assert result.exit_code == 0, result.output
+    assert "left out 1 run(s) of norm=batch whose config differs (lr)" in result.output
+    assert "chose norm=batch: mean test final %" in result.output
+    assert "the closest of the condition's 2 runs" in result.output
     c = store_client()
-    names = {m.name for m in c.search_registered_models()}
-    assert names == {"mnist-mnist-small-batch", "mnist-mnist-small-group"}
-    for name in names:
-        assert str(c.get_model_version_by_alias(name, "champion").version) == "1"
+    mv = c.get_model_version_by_alias("mnist-mnist-small-batch", "champion")
+    assert c.get_run(mv.run_id).data.params["lr"] == "0.05"
     assert stray_databases(tmp_path) == []
+
+
+def test_mlflow_pytorch_load_model_gives_the_trained_net(trained_run, tiny, elsewhere, monkeypatch):
+    """A registered model has MLflow's pytorch flavor beside the served pyfunc: the bare net with
+    the run's final weights (a torch.export GraphModule, no tracker needed): normalized float32
+    N x 1 x 28 x 28 in, logits out, answering the served model's classes; gradients reach every
+    weight, so it can be fine-tuned."""
+    import torch
+
+    from tracker.config import make_config
+    from tracker.ml import checkpoint
+    from tracker.ml.data import load_split
+    from tracker.ml.models import build_model
+
+    rid = trained_run.info.run_id
+    assert cli("models", "register", rid, "--alias", "champion").exit_code == 0
+    uri = "models:/mnist-mnist-small-batch@champion"
+    c = store_client()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", c.tracking_uri)  # a user's, in a fresh process
+    net = mlflow.pytorch.load_model(uri)
+    assert isinstance(net, torch.nn.Module)
+    (out,) = c.get_run(rid).outputs.model_outputs
+    for other in (f"runs:/{rid}/model", f"models:/{out.model_id}"):  # the run's page, the model's page
+        assert mlflow.pytorch.load_model(other).state_dict().keys() == net.state_dict().keys()
+
+    state = checkpoint.load(checkpoint.folder(rid) / checkpoint.LAST)
+    trained = build_model(make_config(state["config"]))
+    trained.load_state_dict(state["model"])
+    weights = dict(net.named_parameters())
+    assert weights.keys() == dict(trained.named_parameters()).keys()
+    assert all(torch.equal(weights[k], v) for k, v in trained.named_parameters())
+
+    test = load_split("mnist", tiny["data_dir"], train=False, download=False)
+    facts = mlflow.models.Model.load(mlflow.artifacts.download_artifacts(f"{uri}/MLmodel")).metadata["tracker"]
+    x = (test.images.float() / 255 - facts["mean"][0]) / facts["std"][0]  # what the net takes
+    logits = net(x)
+    assert logits.shape == (len(x), 10)
+    assert torch.allclose(logits, trained.eval()(x), atol=1e-5)
+    served = mlflow.pyfunc.load_model(uri).predict(test.images[:, 0].numpy())
+    assert logits.argmax(1).tolist() == served["class"].tolist()
+
+    torch.nn.functional.cross_entropy(net(x[:32]), test.labels[:32]).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
+    assert logged_model_loads(uri)
+
+
+def logged_model_loads(uri: str) -> bool:
+    """tracker's own loader takes a model with both flavors as its served model."""
+    from tracker.tracking import logged_model
+
+    return logged_model.load(uri).served is not None
 
 
 @pytest.mark.parametrize("failing", ["create_model_version", "set_registered_model_alias"])

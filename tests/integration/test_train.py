@@ -80,7 +80,8 @@ def test_artifacts_and_checkpoints(trained, tmp_path):
 
 def test_logged_model_serves_raw_images_as_the_run_evaluated(trained, tmp_path):
     """The run's model loads with MLflow alone (pyfunc, no tracker), takes the test images as the
-    IDX file stores them (uint8 N x 28 x 28, any batch size) and gives the run's own answers."""
+    IDX file stores them (uint8 N x 28 x 28, any batch size; the same as floats) and gives the run's
+    own answers; normalized floats are refused."""
     run, tiny, c = trained
     from mlflow.exceptions import MlflowException
     from mlflow.models import Model
@@ -108,8 +109,9 @@ def test_logged_model_serves_raw_images_as_the_run_evaluated(trained, tmp_path):
     missed = (predicted != test.labels.numpy()).nonzero()[0][:len(wrong["indices"])]
     assert missed.tolist() == wrong["indices"] and predicted[missed].tolist() == wrong["predicted"]
     assert (model.predict(raw[:3])["class"].to_numpy() == predicted[:3]).all()  # another batch size
-    with pytest.raises(MlflowException, match="dtype of input float32 does not match"):
-        model.predict(raw.astype(np.float32))  # normalized floats are not what it takes
+    assert (model.predict(raw.astype(np.float32))["class"].to_numpy() == predicted).all()  # the same pixels
+    with pytest.raises(MlflowException, match=r"takes uint8 pixels 0-255 \(whole numbers\).*\(normalized\?\)"):
+        model.predict((raw / 255 - 0.1307) / 0.3081)  # normalized floats are not what it takes
 
 
 def test_nan_loss_ends_the_run_failed(tiny):

@@ -1,15 +1,15 @@
 """Commands of the model registry: models register/list/show/alias, and evaluate.
 
     tracker models register RUN_ID --alias champion
+    tracker models register --best --experiment mnist-demo --alias champion
 """
 from __future__ import annotations
 
 import click
 
 from ..ml.datasets import NAMES
-from ..config import DEFAULT_CONDITION
 from ..names import TEST_ACC_BEST
-from .options import data_opt
+from .options import analysis, by_opt, data_opt, study_options
 
 
 @click.group("models")
@@ -21,19 +21,32 @@ def models_grp():
 @click.argument("run_id", required=False)
 @click.option("--name", default=None, help="Registered model name. Default: DATASET-ARCH-NORM.")
 @click.option("--alias", default=None, help="Point this alias at the version. Default: none.")
-@click.option("--best", is_flag=True, help="Register the best FINISHED run of --experiment.")
-@click.option("--experiment", default=None, help="With --best: the experiment to search.")
-@click.option("--metric", default=TEST_ACC_BEST, show_default=True, help="With --best: the metric to maximize.")
-@click.option("--by-condition", is_flag=True, help="With --best: the best run of each condition.")
-@click.option("--by", multiple=True, default=DEFAULT_CONDITION, show_default=True,
-              help="With --by-condition: the params that define a condition (repeatable).")
-def models_register(run_id, name, alias, best, experiment, metric, by_condition, by):
-    """Register RUN_ID's logged model, or the best run(s) of an experiment with --best."""
+@click.option("--best", is_flag=True,
+              help="Register the run the study supports: the condition by its mean and the verdicts, as "
+                   "`tracker compare` judges them; in it, the run by validation accuracy where the runs "
+                   "held out a validation split, else the run closest to the condition's median.")
+@click.option("--experiment", default=None,
+              help="With --best: the experiment; only its sweep's runs when its runs come from one.")
+@click.option("--sweep", "sweep_id", default=None, metavar="RUN_ID",
+              help="With --best: a sweep's parent run; only its children count.")
+@click.option("--by-condition", is_flag=True, help="With --best: one run of each condition.")
+@by_opt
+@analysis
+def models_register(run_id, name, alias, best, experiment, sweep_id, by_condition, by, metric, baseline,
+                    margin, alpha):
+    """Register RUN_ID's logged model, or with --best the run(s) a study supports."""
     from ..runs import promote
 
-    if best == bool(run_id) or (best and not experiment):
-        raise click.UsageError("give RUN_ID, or --best with --experiment NAME")
-    run_ids = promote.best(experiment, metric, list(by) if by_condition else []) if best else [run_id]
+    if best == bool(run_id) or (best and not (experiment or sweep_id)):
+        raise click.UsageError("give RUN_ID, or --best with --experiment NAME or --sweep RUN_ID")
+    if best:
+        options = study_options(metric, baseline, margin, alpha)
+        picks, notes = promote.best(experiment, sweep_id, by, by_condition, options)
+        for line in [*notes, *(f"chose {p.why}" for p in picks)]:
+            click.echo(line)
+        run_ids = [p.run_id for p in picks]
+    else:
+        run_ids = [run_id]
     for rid, reg in zip(run_ids, promote.register(run_ids, name, alias)):
         state = "registered" if reg.created else "already registered as"
         click.echo(f"run {rid} {state} models:/{reg.name}/{reg.version}"

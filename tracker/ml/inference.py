@@ -33,8 +33,12 @@ class Served(nn.Module):
         self.register_buffer("mean", mean)
         self.register_buffer("std", std)
 
+    def normalized(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 images as stored -> what the net takes: float N x C x H x W, normalized."""
+        return nchw(images).float().sub(self.mean).div(self.std)
+
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = nchw(images).float().sub(self.mean).div(self.std)
+        x = self.normalized(images)
         if self.tta:
             views = torch.cat([shift(x, dy, dx) for dy, dx in TTA_SHIFTS])
             # unflatten, not view(k, len(x), -1): len() would fix the exported batch size
@@ -47,10 +51,16 @@ class Served(nn.Module):
 @dataclass
 class Package:
     """What tracking logs as a run's model: the module, an input example, and its facts (the
-    `tracker` metadata of its MLmodel file)."""
+    `tracker` metadata of its MLmodel file); and the bare net inside the module with its own
+    input example (what MLflow's pytorch flavor of the model loads)."""
     module: Served
     example: np.ndarray  # two images as stored, uint8
     facts: dict
+    net_example: np.ndarray  # the same two images as the net takes them: float32 N x C x H x W, normalized
+
+    @property
+    def net(self) -> nn.Module:
+        return self.module.net
 
 
 def as_served(images: torch.Tensor) -> np.ndarray:
@@ -62,9 +72,17 @@ def package(net: nn.Module, dataset: str, tta: bool, images: torch.Tensor) -> Pa
     """The net (evaluated weights, on the CPU) served for `dataset`; the first two of `images`
     (uint8 N x C x H x W) are its input example."""
     meta = DATASETS[dataset]
-    shape = " x ".join(map(str, ("N", *meta.stored_shape)))
-    facts = {"dataset": dataset, "shape": list(meta.stored_shape), "classes": list(meta.classes),
-             "tta": bool(tta),
-             "input": f"uint8 pixels 0-255, {shape} (as {dataset} stores them)",
-             "output": "class (the predicted class index) and probabilities (one per class)"}
-    return Package(Served(net.cpu().eval(), dataset, tta).eval(), as_served(images[:2]), facts)
+    stored_as, channels_first = (" x ".join(map(str, ("N", *s))) for s in (meta.stored_shape, meta.shape))
+    facts = {"dataset": dataset, "shape": list(meta.stored_shape), "channels_first": list(meta.shape),
+             "classes": list(meta.classes), "tta": bool(tta),
+             "input": f"uint8 pixels 0-255 (whole numbers), {stored_as} as {dataset} stores them, "
+                      f"or {channels_first}",
+             "output": "class (the predicted class index) and probabilities (one per class)",
+             "network": f"mlflow.pytorch.load_model gives the net: float32 {channels_first} in, "
+                        "normalized (pixels / 255 - mean) / std, logits out; without TTA",
+             "mean": list(meta.mean), "std": list(meta.std)}
+    module = Served(net.cpu().eval(), dataset, tta).eval()
+    example = as_served(images[:2])
+    with torch.no_grad():
+        net_example = module.normalized(torch.from_numpy(example)).numpy()
+    return Package(module, example, facts, net_example)

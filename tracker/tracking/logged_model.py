@@ -1,5 +1,6 @@
 """A run's model, logged as a pyfunc "model from code" that serves raw images
-(model_code.py; the network inside, ml/inference.py), and loaded back by URI. Everything goes
+(model_code.py; the network inside, ml/inference.py) and with MLflow's pytorch flavor, the bare
+net (`mlflow.pytorch.load_model`), and loaded back by URI. Everything goes
 through tracker's client: MLflow's log_model and its models:/ and runs:/ resolution use its
 global tracking URI instead (./mlflow.db when MLFLOW_TRACKING_URI is unset), so the model is
 logged with the client's logged-model calls and URIs are resolved here.
@@ -9,6 +10,7 @@ logged with the client's logged-model calls and URIs are resolved here.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import tempfile
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ logging.getLogger("mlflow.pyfunc").setLevel(logging.WARNING)  # "Validating inpu
 
 CODE = Path(__file__).with_name("model_code.py")  # the served model's code, copied into each
 NETWORK = "network"  # the served model's artifact holding its network (MLflow pytorch, pt2)
+NET = "net"  # the artifact holding the bare net, the model's pytorch flavor (MLflow pytorch, pt2)
 
 
 def _requirements() -> list[str]:
@@ -39,26 +42,45 @@ def _requirements() -> list[str]:
 
 
 def save(path: Path, served) -> Path:
-    """`served` (an ml.inference.Package) as an MLflow model folder, path/model: uint8 images as
-    stored in (the signature's shape), `class` and `probabilities` out. Its MLmodel names no
-    run or logged model yet (upload does)."""
+    """`served` (an ml.inference.Package) as an MLflow model folder, path/model: images as
+    stored in (checked by model_code.py: no input schema, see there), `class` and
+    `probabilities` out. Its MLmodel names no run or logged model yet (upload does). It also
+    has MLflow's pytorch flavor: the bare net (normalized float32 N x C x H x W in, logits out),
+    which `mlflow.pytorch.load_model` gives back."""
     import mlflow.pyfunc
     import mlflow.pytorch
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema, TensorSpec
     from mlflow.types.schema import Array
 
-    images = Schema([TensorSpec(np.dtype(np.uint8), (-1, *served.example.shape[1:]))])
-    network = path / NETWORK  # MLflow's own pt2 export: torch.export, a dynamic batch, no pickle
-    mlflow.pytorch.save_model(served.module, str(network), serialization_format="pt2",
-                              input_example=served.example, signature=ModelSignature(images),
-                              pip_requirements=_requirements())
+    def export(module, example, folder: Path) -> None:  # MLflow's pt2: torch.export, a dynamic batch, no pickle
+        inputs = Schema([TensorSpec(example.dtype, (-1, *example.shape[1:]))])
+        mlflow.pytorch.save_model(module, str(folder), serialization_format="pt2", input_example=example,
+                                  signature=ModelSignature(inputs), pip_requirements=_requirements())
+
+    export(served.module, served.example, path / NETWORK)
+    export(served.net, served.net_example, path / NET)
     answers = Schema([ColSpec("long", "class"), ColSpec(Array("float"), "probabilities")])
+    config = copy.deepcopy({k: served.facts[k] for k in ("shape", "channels_first", "input")})  # model_code's
     mlflow.pyfunc.save_model(str(path / "model"), python_model=str(CODE),
-                             artifacts={NETWORK: str(network)},
-                             signature=ModelSignature(images, answers), input_example=served.example,
-                             pip_requirements=_requirements(), metadata={"tracker": served.facts})
+                             artifacts={NETWORK: str(path / NETWORK), NET: str(path / NET)},
+                             signature=ModelSignature(outputs=answers), input_example=served.example,
+                             model_config=config, pip_requirements=_requirements(),
+                             metadata={"tracker": served.facts})
+    _add_pytorch_flavor(path / "model")
     return path / "model"
+
+
+def _add_pytorch_flavor(model: Path) -> None:
+    """The pytorch flavor of the model's NET artifact (a model of its own) as one of the
+    model's flavors, its data path made relative to the model."""
+    from mlflow.models import Model
+
+    meta = Model.load(str(model / "MLmodel"))
+    where = meta.flavors["python_function"]["artifacts"][NET]["path"]
+    flavor = Model.load(str(model / where / "MLmodel")).flavors["pytorch"]
+    meta.add_flavor("pytorch", **{**flavor, "model_data": f"{where}/{flavor['model_data']}"})
+    meta.save(str(model / "MLmodel"))
 
 
 @contextlib.contextmanager
@@ -135,10 +157,14 @@ def signature(uri: str) -> str:
     from mlflow.models import Model
 
     try:
-        sig = Model.load(str(_fetch(client(), uri, "MLmodel"))).signature
+        meta = Model.load(str(_fetch(client(), uri, "MLmodel")))
     except (MlflowException, OSError) as e:
         raise TrackingError(f"model {uri}: {message(e)}") from None
-    return "" if sig is None else f"inputs {sig.inputs.to_json()} -> outputs {sig.outputs.to_json()}"
+    sig, facts = meta.signature, (meta.metadata or {}).get("tracker", {})
+    if sig is None:
+        return ""
+    inputs = sig.inputs.to_json() if sig.inputs else facts.get("input", "any")  # ours: checked by its code
+    return f"inputs {inputs} -> outputs {sig.outputs.to_json() if sig.outputs else 'any'}"
 
 
 @dataclass
@@ -185,8 +211,8 @@ def load(uri: str, allow_pickle: bool = False) -> Loaded:
         if not (allow_pickle or _own_code(local, info)):
             raise TrackingError(f"model {uri} runs code other than this tracker's served model when "
                                 "loaded; pass --allow-pickle if you trust its source")
-        spec = info.signature.inputs.inputs[0]
-        return Loaded(uri, served=mlflow.pyfunc.load_model(str(local)), shape=tuple(spec.shape[1:]))
+        shape = tuple(info.metadata["tracker"]["shape"])
+        return Loaded(uri, served=mlflow.pyfunc.load_model(str(local)), shape=shape)
     data = info.flavors.get("pytorch", {}).get("model_data")
     if not data:
         raise TrackingError(f"model {uri} is neither a model tracker logged nor a PyTorch model")
