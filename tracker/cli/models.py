@@ -32,16 +32,15 @@ def models_grp():
 @click.option("--by-condition", is_flag=True, help="With --best: one run of each condition.")
 @by_opt
 @analysis
-def models_register(run_id, name, alias, best, experiment, sweep_id, by_condition, by, metric, baseline,
-                    margin, alpha):
+def models_register(run_id, name, alias, best, experiment, sweep_id, by_condition, by, seed_param, **analysis):
     """Register RUN_ID's logged model, or with --best the run(s) a study supports."""
     from ..runs import promote
 
     if best == bool(run_id) or (best and not (experiment or sweep_id)):
         raise click.UsageError("give RUN_ID, or --best with --experiment NAME or --sweep RUN_ID")
     if best:
-        options = study_options(metric, baseline, margin, alpha)
-        picks, notes = promote.best(experiment, sweep_id, by, by_condition, options)
+        options = study_options(**analysis)
+        picks, notes = promote.best(experiment, sweep_id, by, by_condition, options, seed_param)
         for line in [*notes, *(f"chose {p.why}" for p in picks)]:
             click.echo(line)
         run_ids = [p.run_id for p in picks]

@@ -14,14 +14,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from ..config import FIELDS, model_name
-from ..errors import UserError
-from ..results.cells import TITLES
-from ..results.counted import JUDGED, WHERE, label
-from ..tracking.records import RunRecord
 from .. import names
+from ..config import FIELDS, NAMING, PLACEMENT, model_name
+from ..errors import UserError
+from ..results.counted import SEED, label
+from ..study import Judged
+from ..tracking.records import RunRecord
 
-SAME = tuple(k for k in FIELDS if k not in WHERE and k != "seed")  # runs of one config share these
+SAME = tuple(k for k in FIELDS if k not in (*NAMING, *PLACEMENT, SEED))  # runs of one config share these
 
 
 @dataclass(frozen=True)
@@ -53,45 +53,45 @@ def same_config(runs: list[RunRecord]) -> tuple[list[RunRecord], list[str]]:
     return kept, differ
 
 
-def pick_run(runs: list[RunRecord], metric: str) -> tuple[RunRecord, str]:
+def pick_run(runs: list[RunRecord], judged: Judged) -> tuple[RunRecord, str]:
     """One condition's run: by the validation accuracy of its logged model (the last epoch's
     val_acc) where every run held out a validation split, else the closest to the median of the
-    judged metric (study.METRICS; a tie goes to the higher value, then the earlier run)."""
+    judged metric (a tie goes to the better value, then the earlier run)."""
     n = f"{len(runs)} run{'s' if len(runs) > 1 else ''}"
     if all(names.VAL_ACC in r.metrics for r in runs):
         chosen = max(runs, key=lambda r: r.metrics[names.VAL_ACC])  # max keeps the first of a tie
         return chosen, (f"the best validation accuracy of its logged model of the condition's {n} "
                         f"({chosen.metrics[names.VAL_ACC]:.2%}, the last epoch's)")
-    key = JUDGED[metric][0]
+    key, sign = judged.metric, (-1 if judged.goal == "maximize" else 1)
     values = sorted(r.metrics[key] for r in runs)
     middle = len(values) // 2
     median = values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
-    chosen = min(runs, key=lambda r: (abs(r.metrics[key] - median), -r.metrics[key]))
-    return chosen, (f"the closest of the condition's {n} to their median {TITLES[metric]} "
-                    f"({median * 100:.2f}; this run {chosen.metrics[key] * 100:.2f})")
+    chosen = min(runs, key=lambda r: (abs(r.metrics[key] - median), sign * r.metrics[key]))
+    return chosen, (f"the closest of the condition's {n} to their median {judged.title} "
+                    f"({judged.shown(median)}; this run {judged.shown(chosen.metrics[key])})")
 
 
-def pick_condition(rows: list[dict], labels: list[str], baseline: str, metric: str) -> tuple[str, str]:
+def pick_condition(rows: list[dict], labels: list[str], baseline: str, judged: Judged) -> tuple[str, str]:
     """The condition the verdicts favour, and why: the baseline, unless some are judged better
     than it, then the best mean of those. rows: compare's, best mean first, labelled."""
-    mean = f"{JUDGED[metric][1]}_mean"
-    shown = {lab: f"{r[mean] * 100:.2f}, n = {r['n']}" for lab, r in zip(labels, rows)}
+    mean = f"{judged.column}_mean"
+    shown = {lab: f"{judged.shown(r[mean])}, n = {r['n']}" for lab, r in zip(labels, rows)}
     better = [lab for lab, r in zip(labels, rows) if r["verdict"] == "better"]
     others = ", ".join(f"{lab} {r['verdict']}" for lab, r in zip(labels, rows)
                        if lab != baseline and lab not in better)
     if better:
         chosen = better[0]
-        why = (f"{chosen} is judged better than the baseline {baseline} (mean {TITLES[metric]} "
+        why = (f"{chosen} is judged better than the baseline {baseline} (mean {judged.title} "
                f"{shown[chosen]}; baseline {shown[baseline]})")
         return chosen, why + (f", the best mean of the {len(better)} judged better" if len(better) > 1 else "")
     best = labels[0] == baseline
-    why = (f"{baseline} has the best mean {TITLES[metric]} ({shown[baseline]})" if best else
+    why = (f"{baseline} has the best mean {judged.title} ({shown[baseline]})" if best else
            f"{baseline} is the study's baseline ({shown[baseline]}) and no condition is judged better")
     return baseline, why + (f"; {others}" if others else "")
 
 
 def best(experiment: str | None, sweep: str | None, by: tuple[str, ...], by_condition: bool,
-         options: dict | None = None) -> tuple[list[Pick], list[str]]:
+         options: dict | None = None, seed_param: str = SEED) -> tuple[list[Pick], list[str]]:
     """The runs to register: the run the study supports, or one per condition with
     by_condition; and what was left out, one line each."""
     from ..results.compare import compare
@@ -101,25 +101,25 @@ def best(experiment: str | None, sweep: str | None, by: tuple[str, ...], by_cond
         sweep, outside = one_sweep(experiment)
         if sweep and outside:
             notes.append(f"left out {outside} run(s) of experiment {experiment!r} outside sweep {sweep}")
-    comparison = compare(None if sweep else experiment, sweep, by=by, options=options)
+    comparison = compare(None if sweep else experiment, sweep, by=by, options=options, seed_param=seed_param)
     if experiment and comparison.experiment != experiment:
         raise UserError(f"sweep {sweep} is in experiment {comparison.experiment!r}, not {experiment!r}")
-    metric, groups = comparison.counted.metric, comparison.counted.groups()
+    judged, groups = comparison.judged, comparison.counted.groups()
     rows = comparison.rows.to_dict("records")
     labels = [label(comparison.counted.by, [r[k] for k in comparison.counted.by]) for r in rows]
     if by_condition:
-        chosen = [(lab, f"{lab}: mean {TITLES[metric]} {r[JUDGED[metric][1] + '_mean'] * 100:.2f}, "
+        chosen = [(lab, f"{lab}: mean {judged.title} {judged.shown(r[judged.column + '_mean'])}, "
                         f"n = {r['n']}, {r['verdict']}") for lab, r in zip(labels, rows)]
     else:
-        chosen = [pick_condition(rows, labels, comparison.baseline, metric)]
+        chosen = [pick_condition(rows, labels, comparison.baseline, judged)]
     picks = []
     for lab, why in chosen:
         runs, differ = same_config(groups[lab])
         if differ:
             notes.append(f"left out {len(groups[lab]) - len(runs)} run(s) of {lab} whose config "
                          f"differs ({', '.join(differ)})")
-        run, because = pick_run(runs, metric)
-        picks.append(Pick(run.run_id, f"{why}; run {run.run_id} (seed {run.params.get('seed', '?')}): {because}"))
+        run, because = pick_run(runs, judged)
+        picks.append(Pick(run.run_id, f"{why}; run {run.run_id} (seed {run.params.get(SEED, '?')}): {because}"))
     return picks, notes
 
 
