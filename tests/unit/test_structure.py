@@ -31,7 +31,10 @@ def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
                 anchor = package.split(".")
                 anchor = anchor[:len(anchor) - node.level + 1]
                 base = ".".join(anchor + ([base] if base else []))
-            targets = [base] + [f"{base}.{a.name}" for a in node.names]
+            # `from package import module` imports the module (and runs the package's
+            # __init__, which imports nothing heavy); `from module import name` the module
+            modules_named = [f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in known]
+            targets = modules_named or [base]
         else:
             continue
         found |= {t for t in targets if t in known and t != name}
@@ -73,6 +76,7 @@ def test_the_import_reader_sees_nested_and_relative_imports():
     assert "tracker.tracking.live" in edges["tracker.runs.job"]  # imported inside a function
     assert "tracker.names" in edges["tracker.runs.job"]
     assert "tracker.errors" in edges["tracker.tracking.uri"]  # from ..errors
+    assert "tracker" not in edges["tracker.results.compare"]  # from .. import names: names, not the package
 
 
 def test_no_import_cycles():
