@@ -1,11 +1,16 @@
 """Figures read from a run's per-epoch metrics, already logged: the training seconds it took
-to first reach a test accuracy, and the test accuracy at its best validation epoch.
+to first reach a test accuracy, the test accuracy at its best validation epoch, and the band of
+a condition's runs per epoch (their mean and its interval at the study's level).
 
     tracker compare --experiment mnist-fast --target 0.994
 """
 from __future__ import annotations
 
 import math
+
+from .. import names
+from ..study import Study
+from . import stats
 
 HISTORY_KEYS = ("test_acc", "epoch_time_s", "val_acc")  # what these figures read
 
@@ -29,6 +34,28 @@ def at_best_val(history: dict[str, list[float]]) -> float:
     if not pairs:
         return math.nan
     return test[-max(pairs)[1]]
+
+
+def band_level(study: Study) -> float:
+    """The confidence of a study's bands: 1 - its alpha."""
+    return 1 - study.alpha
+
+
+DEFAULT_LEVEL = band_level(Study())  # where no study is at hand
+
+
+def band(histories: list[dict[str, list[float]]], key: str, confidence: float) -> dict[str, list[float]]:
+    """Per epoch, across the runs' `key` (up to the shortest run's last epoch): the mean and its
+    two-sided t interval at `confidence` (the mean itself for one run), as names.CURVE_STATS.
+    The one band of a condition's curves: in the MLflow UI (runs/conditions.py) and in plots."""
+    length = min(len(h.get(key, [])) for h in histories)
+    out: dict[str, list[float]] = {stat: [] for stat in names.CURVE_STATS}
+    for epoch in range(length):
+        values = [h[key][epoch] for h in histories]
+        low, high = stats.t_interval(values, confidence)
+        for stat, v in zip(names.CURVE_STATS, (stats.mean_std(values)[0], low, high)):
+            out[stat].append(float(v))
+    return out
 
 
 def parse_target(value: float) -> float:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from matplotlib.figure import Figure  # not pyplot: no GUI, no global registry of open figures
 from matplotlib.ticker import MaxNLocator
 
+from .. import names
+
 
 def curves(history: dict[str, list[float]], title: str):
     """One figure: accuracy and loss per epoch, train and test."""
@@ -28,22 +30,22 @@ def curves(history: dict[str, list[float]], title: str):
     return fig
 
 
-def condition_curves(series: dict[str, list[dict[str, list[float]]]]):
-    """Test accuracy and loss per epoch, one line per condition, a band of ± one std across seeds."""
-    import numpy as np
+def condition_curves(series: dict[str, list[dict[str, list[float]]]], level: float | None = None):
+    """Test accuracy and loss per epoch, one line per condition (the mean across its runs) in its
+    band: per_epoch.band at `level` (default: the default study's)."""
+    from .per_epoch import DEFAULT_LEVEL, band
 
+    level = DEFAULT_LEVEL if level is None else level
     fig = Figure(figsize=(11, 4))
     axes = fig.subplots(1, 2)
     for label, runs in series.items():
-        for ax, key in zip(axes, ("test_acc", "test_loss")):
-            length = min(len(r[key]) for r in runs)
-            values = np.array([r[key][:length] for r in runs])
-            epochs = np.arange(1, length + 1)
-            mu, sd = values.mean(0), values.std(0, ddof=1) if len(runs) > 1 else np.zeros(length)
-            ax.plot(epochs, mu, marker="o", label=f"{label} (n={len(runs)})")
-            ax.fill_between(epochs, mu - sd, mu + sd, alpha=0.2)
+        for ax, key in zip(axes, names.CURVES):
+            b = band(runs, key, level)
+            epochs = range(1, len(b["mean"]) + 1)
+            ax.plot(epochs, b["mean"], marker="o", label=f"{label} (n={len(runs)})")
+            ax.fill_between(epochs, b["ci_low"], b["ci_high"], alpha=0.2)
     for ax, title in zip(axes, ("test accuracy", "test loss")):
-        ax.set(xlabel="epoch", title=f"{title} (mean ± std across seeds)")
+        ax.set(xlabel="epoch", title=f"{title} (mean and its {level * 100:g}% interval across runs)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()

@@ -27,15 +27,20 @@ def mean_std(values) -> tuple[float, float]:
         return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
 
 
-def ci95(values) -> tuple[float, float]:
-    """Two-sided 95% t interval of the mean (the mean itself when n = 1)."""
+def t_interval(values, level: float) -> tuple[float, float]:
+    """Two-sided t interval of the mean at confidence `level` (the mean itself when n = 1)."""
     m, s = mean_std(values)
     if len(values) < 2:
         return m, m
     from scipy.special import stdtrit  # Student t quantile; scipy.stats costs ~1 s to import
 
-    half = stdtrit(len(values) - 1, 0.975) * s / math.sqrt(len(values))
+    half = stdtrit(len(values) - 1, 0.5 + level / 2) * s / math.sqrt(len(values))
     return m - half, m + half
+
+
+def ci95(values) -> tuple[float, float]:
+    """Two-sided 95% t interval of the mean (the mean itself when n = 1)."""
+    return t_interval(values, 0.95)
 
 
 def holm(pvalues) -> list[float | None]:
