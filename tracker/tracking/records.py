@@ -50,8 +50,9 @@ class Selection:
 
 
 def keep(runs, experiment: str, sweep: str | None, sweep_tags: dict | None = None) -> Selection:
-    """Training runs only (not sweep parents), and only a sweep's children when asked."""
-    out = [r for r in runs if r.tags.get(names.KIND) != names.SWEEP_KIND
+    """Training runs only (not sweep parents, nor the runs of a sweep's condition curves), and
+    only a sweep's children when asked."""
+    out = [r for r in runs if r.tags.get(names.KIND) not in names.SUMMARIES
            and (not sweep or r.tags.get(names.PARENT) == sweep)]
     out.sort(key=lambda r: (r.start_time, r.run_id))
     keys = grid_keys(sweep_tags) if sweep_tags is not None else []
