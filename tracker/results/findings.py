@@ -74,3 +74,32 @@ def blocks(comparison) -> list:
                      f"({best['n']} seed{'s' if best['n'] != 1 else ''}); a highest mean alone is not a "
                      "finding unless its comparison above says so."))
     return out
+
+
+def short(comparison) -> list[str]:
+    """The findings in a few lines (a parent run's description leads with them): what was judged,
+    then a line per comparison, and the caution when the conditions differ in more."""
+    rows = comparison.rows.to_dict("records")
+    by, base = comparison.counted.by, comparison.baseline
+    out = [f"Judged on {DESCRIBED[comparison.counted.metric]}, against **{base}**, at alpha "
+           f"{comparison.study.alpha:g} (Holm):"]
+    for r in rows:
+        if r["baseline"]:
+            continue
+        name, diff = label(by, [r[k] for k in by]), f"{r['diff_vs_baseline'] * 100:+.2f} points{_ci(r)}"
+        if r["n"] < 2:
+            line = f"**{name}**: one counted run, nothing concluded yet"
+        elif r["verdict"] in ("better", "worse"):
+            line = f"**{name}** is {r['verdict']}: {diff}, Holm-adjusted p = {r['p_holm']:.3g}"
+        elif r["verdict"] == "equivalent":
+            line = f"**{name}** is equivalent within ±{comparison.study.margin:g} points: {diff}"
+        else:
+            line = f"**{name}**: no difference established, {diff}"
+            if not missing(r["seeds_needed"]):
+                line += f"; about {int(r['seeds_needed'])} seeds per condition would decide it"
+        out.append(f"- {line}")
+    if len(out) == 1:
+        out.append("- one condition only: nothing to compare")
+    if comparison.confounds:
+        out.append(f"- caution: the conditions also differ in {', '.join(comparison.confounds)}")
+    return out
