@@ -18,6 +18,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from scipy import stats
 
+from tracker.runs.parent import chart_link
 from tracker.testkit.browser import charts, description, page
 from tracker.testkit.servers import MlflowServer
 from tracker.tracking.server import APP, app_installed
@@ -137,14 +138,16 @@ def test_the_parent_run_shows_the_study_live(tmp_path, mnist_dir):
                          until=lambda dom: parent.info.run_name in dom)
             assert all(n in table for n in named) and parent.info.run_name in table  # the runs table
             assert "Detect Issues" not in table  # not the GenAI overview
-            view = page(f"{home}/runs?compareRunsMode=CHART", tmp_path / "chrome-charts", ARTIFACTS / "chart-view.png",
-                        until=lambda dom: charts(dom).get("condition/test_acc", ((), 0))[1] > 0)  # drawn after the page
+            view = page(f"{server.url}/{chart_link(exp.experiment_id)}", tmp_path / "chrome-charts",
+                        ARTIFACTS / "chart-view.png",  # the charts are drawn after the page: until they are
+                        until=lambda dom: charts(dom).get("condition/test_acc", ((), 0))[1] > 0)
             legend, lines = charts(view)["condition/test_acc"]  # the first chart: each condition's mean
             assert set(named) <= set(legend) and lines >= len(named)
             shown = description(page(f"{home}/runs/{parent.info.run_id}", tmp_path / "chrome-run",
                                      ARTIFACTS / "parent-run-page.png", until=lambda dom: bool(description(dom))))
             assert shown.startswith("<p><strong>Findings</strong> after 4 of 4 planned runs.")
             assert shown.index(f"<strong>norm={other}</strong>") < shown.index("<table") and "verdict" in shown
+            assert f'href="{chart_link(exp.experiment_id)}"' in shown  # the chart view loaded above
 
             # the same store behind a plain `mlflow server`: the GenAI view, though the experiment carries the tag
             assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
