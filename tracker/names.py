@@ -6,14 +6,18 @@ stands at the top and imports nothing.
 """
 from __future__ import annotations
 
-KIND = "tracker.kind"  # train | sweep | evaluate
+KIND = "tracker.kind"  # train | sweep | evaluate | condition
 TRAIN, SWEEP_KIND, EVALUATE = "train", "sweep", "evaluate"
+CONDITION_KIND = "condition"  # a sweep condition's curves across its runs (runs/conditions.py)
+SUMMARIES = (SWEEP_KIND, CONDITION_KIND)  # runs that summarise other runs: compare never counts them
 SWEEP = "tracker.sweep"  # the sweep's id, on its parent and on every child
 GRID_KEYS = "tracker.grid_keys"  # comma-separated
 GRID = "tracker.grid."  # + key: the child's value (the parent's: the JSON list)
 STUDY = "tracker.study"  # the sweep's declared analysis ([study]), JSON, on the parent and children
 LOOK = "tracker.look"  # an adaptive sweep's latest look (1, 2, ...) on its parent
 DECISIONS = "tracker.decisions"  # an adaptive sweep's decisions so far (JSON), on its parent: final
+CONDITION_OF = "tracker.condition_of"  # on a condition run: the id of its sweep's parent run
+CONDITION = "tracker.condition"  # on a condition run: the condition's label (norm=batch)
 NOTE = "mlflow.note.content"  # a run's description: markdown on its page in the MLflow UI
 PARENT = "mlflow.parentRunId"
 GIT_COMMIT = "mlflow.source.git.commit"
@@ -51,6 +55,8 @@ EPOCH_METRICS = (TRAIN_LOSS, TRAIN_ACC, TEST_LOSS, TEST_ACC, LR, EPOCH_TIME, IMA
 VAL_METRICS = (VAL_LOSS, VAL_ACC)
 RUNNING_METRICS = (TEST_ACC_BEST, TRAIN_ACC_BEST, EPOCH_TIME_MEAN)  # up to that epoch
 CURVES = (TEST_ACC, TEST_LOSS)  # what compare plots per condition
+CURVE_STATS = ("mean", "ci_low", "ci_high")  # per epoch across a condition's runs (results/per_epoch.band)
+CONDITION_CURVES = "condition/"  # a condition run's metrics, one chart section in the MLflow UI
 CLASS_ACC = "test_acc_class_"  # + class index: per-class test accuracy of the final evaluation
 
 # artifacts every training run logs, and `tracker report` reads
@@ -70,3 +76,9 @@ STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
 def source(config_file: str | None, command: str) -> dict[str, str]:
     """MLflow's source tags, which fill the UI's Source column: the experiment file, else the command."""
     return {SOURCE_NAME: config_file or command, SOURCE_TYPE: "LOCAL"}
+
+
+def condition_curve(key: str, stat: str) -> str:
+    """A condition run's metric: condition/test_acc is the mean of its runs' test_acc per epoch,
+    condition/test_acc_ci_low and _ci_high its interval (sorted so, the mean's chart comes first)."""
+    return CONDITION_CURVES + key + ("" if stat == "mean" else f"_{stat}")

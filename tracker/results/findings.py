@@ -105,3 +105,31 @@ def blocks(comparison) -> list:
                  "; none of the conditions can be ruled out.")
         out.append(("p", text))
     return out
+
+
+def short(comparison) -> list[str]:
+    """The findings in a few lines (a parent run's description leads with them): what was judged,
+    then a line per comparison, and the caution when the conditions differ in more."""
+    rows, judged = comparison.rows.to_dict("records"), comparison.judged
+    by, base, margin = comparison.counted.by, comparison.baseline, comparison.study.margin
+    out = [f"Judged on {judged.description}, against **{base}**, at alpha {comparison.study.alpha:g} (Holm):"]
+    for r in rows:
+        if r["baseline"]:
+            continue
+        name, diff = label(by, [r[k] for k in by]), f"{judged.shown(r['diff_vs_baseline'], sign=True)}{_ci(r, comparison)}"
+        if r["n"] < 2:
+            line = f"**{name}**: one counted run, nothing concluded yet"
+        elif r["verdict"] in ("better", "worse"):
+            line = f"**{name}** is {r['verdict']}: {diff}, Holm-adjusted p = {r['p_holm']:.3g}"
+        elif r["verdict"] == "equivalent":
+            line = f"**{name}** is equivalent within ±{margin:g}{' ' + judged.unit if judged.unit else ''}: {diff}"
+        else:
+            line = f"**{name}**: no difference established, {diff}"
+            if not missing(r["seeds_needed"]):
+                line += f"; about {int(r['seeds_needed'])} seeds per condition would decide it"
+        out.append(f"- {line}")
+    if len(out) == 1:
+        out.append("- one condition only: nothing to compare")
+    if comparison.confounds:
+        out.append(f"- caution: the conditions also differ in {', '.join(comparison.confounds)}")
+    return out

@@ -54,12 +54,11 @@ def bands(histories: list[dict[str, list[float]]], key: str, confidence: float,
 
     length = min(len(h.get(key, [])) for h in histories)
     values = np.array([h[key][:length] for h in histories], dtype=float).reshape(len(histories), length)
-    out: dict[str, list[float]] = {"mean": [], "ci_low": [], "ci_high": []}
+    out: dict[str, list[float]] = {stat: [] for stat in names.CURVE_STATS}  # mean, ci_low, ci_high
     for column in values.T:
         low, high = stats.t_interval(column, confidence)
         if bounds is not None:
             low, high = max(bounds[0], low), min(bounds[1], high)
-        out["mean"].append(float(column.mean()))
-        out["ci_low"].append(float(low))
-        out["ci_high"].append(float(high))
+        for stat, v in zip(names.CURVE_STATS, (column.mean(), low, high)):
+            out[stat].append(float(v))
     return out

@@ -1,28 +1,44 @@
 """A sweep's parent run while its sweep runs: it carries the study where MLflow users look.
-After each child ends it holds the comparison as `compare` prints it (its description, rendered
-as markdown on the run page, with the time it was last updated), the seed-aggregated curves of
-each condition (mean and band at the study's level of test accuracy and loss per epoch, logged once the
-condition's planned runs have ended) and compare.json / compare.md; an adaptive sweep's looks
-as looks/look-K.*. All through the run's outbox, like every other call.
+After each child ends it holds the comparison as `compare` prints it, led by its findings in a
+few lines (its description, rendered as markdown on the run page, with the time it was last
+updated), and compare.json / compare.md; an adaptive sweep's looks as looks/look-K.*. All
+through the run's outbox, like every other call. Once a condition's planned runs have ended,
+its curves across them go to a run of its own (runs/conditions.py), which the experiment's
+chart view overlays with the other conditions'.
 
     tracker sweep experiments/mnist-demo.toml
 """
 from __future__ import annotations
 
 import datetime
-import re
 import sys
 import time
 
 from .. import names
 from ..errors import NoRunsMatch, UserError
-from ..results.per_epoch import bands
 from ..settings import outage_wait
 
 
-def slug(label: str) -> str:
-    """A condition's label as a metric-key prefix: norm=batch lr=0.1 -> norm-batch_lr-0.1."""
-    return re.sub(r"[^\w.\- ]", "-", label.replace(" ", "_"))
+def chart_link(experiment_id: str) -> str:
+    """The experiment's chart view, as a link inside the MLflow UI (a description's markdown)."""
+    return f"#/experiments/{experiment_id}/runs?compareRunsMode=CHART"
+
+
+def description(comparison, done: int, total: int, now: str, experiment_id: str) -> str:
+    """The parent's description: the findings in a few lines, where to see the curves, then the
+    table as `compare` prints it (its notes and footnote included)."""
+    from ..results import findings
+    from ..results.counted import label
+    from .conditions import run_name
+
+    lead, *lines = findings.short(comparison)
+    named = run_name(label(comparison.counted.by, ["…"] * len(comparison.counted.by)), "n")
+    return (f"**Findings** after {done} of {total} planned runs. {lead}\n" + "\n".join(lines)
+            + f"\n\nCurves per condition, side by side: the experiment's [chart view]({chart_link(experiment_id)})"
+            f" (the runs \"{named}\", once a condition's planned runs have ended).\n\n"
+            f"The table is `tracker compare --sweep` on this run's children, updated {now}:\n\n"
+            + comparison.render("markdown")
+            + (f"\n{comparison.footnote}\n" if comparison.footnote else ""))
 
 
 class Parent:
@@ -39,7 +55,8 @@ class Parent:
 
     def update(self, ended: set[str]) -> object:
         """The description, the artifacts and the curves of the conditions whose planned runs
-        (by name) have all ended; returns the comparison (None while none counts yet)."""
+        (by name) have all ended; returns the comparison (None while none counts yet, or when
+        the store refused a part: then `end` tries again)."""
         from ..results.compare import compare
 
         self.ended = set(ended)
@@ -53,37 +70,31 @@ class Parent:
             return None
         self.stale = False
         now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-        text = comparison.render("markdown")
         done = sum(len(names_ & ended) for names_ in self.planned.values())
         total = sum(len(names_) for names_ in self.planned.values())
-        note = (f"**Study:** {done} of {total} planned runs ended; updated {now}. The table is "
-                "`tracker compare --sweep` on this run's children.\n\n" + text
-                + (f"\n{comparison.footnote}\n" if comparison.footnote else ""))
-        self.run.set_tags({names.NOTE: note})
+        self.run.set_tags({names.NOTE: description(comparison, done, total, now, self.run.experiment_id)})
         self.run.log_text(comparison.render("json"), names.COMPARE_JSON)
-        self.run.log_text(text, names.COMPARE_MD)
+        self.run.log_text(comparison.render("markdown"), names.COMPARE_MD)
         self._curves(comparison, ended)
-        return comparison
+        return None if self.stale else comparison
 
     def _curves(self, comparison, ended: set[str]) -> None:
-        from ..tracking import query
+        """The condition runs of the conditions whose planned runs have all ended and whose
+        counted runs changed since; one the store refuses is tried again at the next update."""
+        from .conditions import publish
 
         groups = comparison.counted.groups()
         ready = {lab: runs for lab, runs in groups.items()
                  if self.planned.get(lab, set()) <= ended and self.curves_at.get(lab) != len(runs)}
         if not ready:
             return
-        hist = query.histories([r.run_id for runs in ready.values() for r in runs], names.CURVES)
-        for lab, runs in ready.items():
-            per_epoch: dict[int, dict[str, float]] = {}
-            for key in names.CURVES:
-                bounds = comparison.judged.bounds if key == names.TEST_ACC else None
-                for stat, values in bands([hist[r.run_id] for r in runs], key, comparison.level, bounds).items():
-                    for epoch, v in enumerate(values, 1):
-                        per_epoch.setdefault(epoch, {})[f"{slug(lab)}/{key}_{stat}"] = v
-            for epoch, metrics in per_epoch.items():
-                self.run.log_metrics(epoch, metrics)
-            self.curves_at[lab] = len(runs)
+        try:
+            publish(self.id, comparison, ready)
+        except UserError as e:  # the server went away: the end (or the next update) tries again
+            self.stale = True
+            print(f"condition curves of sweep {self.id} not logged: {e}", file=sys.stderr, flush=True)
+            return
+        self.curves_at.update({lab: len(runs) for lab, runs in ready.items()})
 
     def decide(self, decisions: str) -> None:
         """An adaptive sweep's decisions so far (sequential.dump): final, on the run before its

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from .. import names
 
 FLOAT_MAX = 1.7976931348623157e308  # MLflow stores +-inf as +-this and reads it back so
-NOT_COUNTED = (names.SWEEP_KIND,)  # runs of these kinds are never a condition's replicate
+NOT_COUNTED = names.SUMMARIES  # runs of these kinds are never a condition's replicate
 
 
 @dataclass
@@ -55,7 +55,8 @@ class Selection:
 
 
 def keep(runs, experiment: str, sweep: str | None, sweep_tags: dict | None = None) -> Selection:
-    """Training runs only (not sweep parents), and only a sweep's children when asked. The
+    """Training runs only (not sweep parents, nor a sweep's condition runs), and only a sweep's
+    children when asked. The
     runs' grid and declared analysis are their sweep's (the parent's tags, given, or found among
     `runs` when every run kept comes from one sweep), else what all the runs share."""
     runs = list(runs)

@@ -16,7 +16,16 @@ from ..errors import UserError
 from ..settings import URI_ENV, child_env, embedded_uri, server_pool, store_root
 from ..signals import STOP_SIGNALS, Interrupted, stop_group
 
-UI_VIEW = "?workflowType=machine_learning"  # the UI's model-training view (runs table, registry)
+VIEW = "machine_learning"  # the MLflow UI's model-training view (the runs table, the registry)
+VIEW_QUERY = f"?workflowType={VIEW}"  # opens that view from any link, on any MLflow server
+APP = "tracker"  # tracker's mlflow.app (ui_app.py): a plain link opens that view too
+
+
+def app_installed() -> bool:
+    """Whether this install declares the app (an install older than it does not)."""
+    from importlib.metadata import entry_points
+
+    return any(e.name == APP for e in entry_points(group="mlflow.app"))
 
 
 def mlflow_command(host: str, port: int, backend: str | None, artifacts: str | None,
@@ -27,7 +36,7 @@ def mlflow_command(host: str, port: int, backend: str | None, artifacts: str | N
     artifacts = artifacts or str(root / "artifacts")
     cmd = [str(Path(sys.executable).with_name("mlflow")), "server", "--host", host, "--port", str(port),
            "--backend-store-uri", backend, "--serve-artifacts", "--artifacts-destination", artifacts,
-           "--workers", str(workers)]
+           "--workers", str(workers), *(["--app-name", APP] if app_installed() else [])]
     if engine == "gunicorn":  # Flask app: the security middleware is configured by env vars
         cmd += ["--gunicorn-opts", "--keep-alive 30"]
     return cmd
@@ -75,11 +84,15 @@ def serve(host: str, port: int, backend: str | None, artifacts: str | None, work
     proc = None
     try:
         # the server's own log (access lines included) goes to stderr: stdout is the ready message
-        proc = start(mlflow_command(host, port, backend, artifacts, workers, engine), log=sys.stderr)
+        cmd = mlflow_command(host, port, backend, artifacts, workers, engine)
+        proc = start(cmd, log=sys.stderr)
         wait_healthy(url, proc, timeout)
-        echo(f"tracking server ready: {url}/#/experiments{UI_VIEW}")
+        app = "--app-name" in cmd  # else an install from before the app: the link carries the view
+        echo(f"tracking server ready: {url}/#/experiments{'' if app else VIEW_QUERY}")
         echo(f"  export {URI_ENV}={url}")
-        echo("  (the ?workflowType=machine_learning part opens the runs table, not the GenAI view)")
+        if not app:
+            echo(f"  (the {VIEW_QUERY} part opens the runs table, not the GenAI view; install "
+                 "tracker again, `pip install -e .`, and plain links do)")
         proc.wait()
     except Interrupted as e:
         e.outcome = "the tracking server and its processes are stopped"

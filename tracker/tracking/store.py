@@ -123,6 +123,32 @@ def create_run(experiment: str, name: str, tags: dict[str, str], params: dict[st
 
 
 @edge
+def log_summary(experiment: str, name: str, tags: dict[str, str], params: dict[str, str],
+                steps: dict[int, dict[str, float]]) -> str:
+    """A FINISHED run that summarises others (a sweep condition's curves), made and filled in
+    one go: its metrics per step; returns its id."""
+    from mlflow.entities import Metric
+
+    c = client()
+    run_id = c.create_run(ensure_experiment(c, experiment), run_name=name, tags=tags).info.run_id
+    now = int(time.time() * 1000)
+    metrics = [Metric(k, float(v), now, step) for step, row in sorted(steps.items()) for k, v in row.items()]
+    c.log_batch(run_id, params=[Param(k, v) for k, v in params.items()])
+    for i in range(0, len(metrics), 1000):  # MLflow's limit for one log-batch
+        c.log_batch(run_id, metrics=metrics[i:i + 1000])
+    c.set_terminated(run_id, "FINISHED")
+    return run_id
+
+
+@edge
+def delete_runs(run_ids: Iterable[str]) -> None:
+    """Runs made obsolete (a condition's curves over fewer runs): deleted, as the UI deletes."""
+    c = client()
+    for run_id in run_ids:
+        c.delete_run(run_id)
+
+
+@edge
 def set_status(run_id: str, status: str, tags: dict[str, str] | None = None) -> None:
     """RUNNING again, or ended as FINISHED, FAILED or KILLED (with tags, e.g. the reason)."""
     c = client()
@@ -170,10 +196,11 @@ def stale_runs(experiment: str | None, older_than: float) -> list[RunRecord]:
 
 def listing(experiment: str | None, filter_string: str = "", stale: bool = False, older_than: float = STALE_AFTER,
             mark: bool = False) -> tuple[list[RunRecord], int | None]:
-    """`tracker runs`: an experiment's runs (None: every experiment's), or the stale ones
-    (marked KILLED when asked: then also how many were)."""
+    """`tracker runs`: an experiment's runs (None: every experiment's; not the runs of a
+    sweep's condition curves, which are no training runs), or the stale ones (marked KILLED
+    when asked: then also how many were)."""
     if not stale:
-        return search(experiment, filter_string), None
+        return [r for r in search(experiment, filter_string) if r.tags.get(names.KIND) != names.CONDITION_KIND], None
     found = stale_runs(experiment, older_than)
     if not mark:
         return found, None
