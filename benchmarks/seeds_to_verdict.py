@@ -35,7 +35,7 @@ from tracker.results.sequential import level
 ROOT = Path(__file__).resolve().parents[1]
 LOOKS, ALPHA = (3, 5, 10), 0.05
 RESOLUTION = 1e-4  # one test image of MNIST's 10,000
-SD = 0.0006  # mnist-demo: BN 99.44 ± 0.05, GN 99.43 ± 0.06, LN 99.37 ± 0.08 % (README)
+SD = 0.0006  # mnist-demo: BN 99.44 ± 0.05, GN 99.43 ± 0.06, LN 99.37 ± 0.08 % (benchmarks/README.md, the round before)
 MARGIN = 0.001  # the demo's declared margin, 0.1 points
 SCENARIOS = {  # name: (true difference, seed sd, margin)
     "no difference": (0.0, SD, MARGIN),

@@ -1,7 +1,7 @@
 """Issue 16's figures, measured through the CLI on real MNIST: each `tracker train` process of
 experiments/mnist-fast.toml from start to FINISHED (one per norm and seed), the final test
 accuracy per norm (mean of the seeds) and the time to a target accuracy from `tracker compare
---target`, the README's `tracker sweep experiments/mnist-fast.toml` as a whole (its runs'
+--target`, docs/reports.md's `tracker sweep experiments/mnist-fast.toml` as a whole (its runs'
 durations in the store), and the whole `tracker demo` (3 norms x 3 seeds) after set-up.
 
     .venv/bin/python benchmarks/time_to_accuracy.py --data-dir ../shared/datasets --seeds 1 2 3

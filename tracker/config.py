@@ -1,10 +1,13 @@
 """Run configuration: one frozen dataclass, loaded from experiments/*.toml plus --set overrides.
+Each key is documented once, in its field; docs/config.md is generated from the fields.
 
     tracker summary experiments/mnist-norms.toml --set norm=group
+    python -m tracker.config     # writes docs/config.md
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import re
@@ -62,44 +65,62 @@ def model_name(params: dict) -> str:
     return "-".join(str(params.get(k, "")) for k in MODEL_KEYS)
 
 
+def _key(default: Any, doc: str, values: Any = None) -> Any:
+    """A field with its doc (docs/config.md: reference()) and a choice's values (a tuple, or a function)."""
+    return dataclasses.field(default=default, metadata={"doc": doc, "values": values})
+
+
 @dataclass(frozen=True)
 class RunConfig:
-    dataset: str = "mnist"
-    arch: str = "mnist-small"
-    norm: str = "batch"  # batch | layer | group | none
-    groups: int = 4  # group norm only; layer norm is one group
-    epochs: int = 2
-    batch_size: int = 128
-    optimizer: str = "sgd"
-    momentum: float = 0.9  # sgd only
-    weight_decay: float = 0.0
-    lr: float = 0.05  # peak lr for onecycle
-    schedule: str = "onecycle"  # none | step | onecycle
-    step_size: int = 6  # epochs between step decays
-    gamma: float = 0.1  # step decay factor
-    warmup: float = 0.3  # onecycle: fraction of the steps spent rising to the peak lr
-    nesterov: bool = False  # sgd only
-    label_smoothing: float = 0.0  # cross-entropy target smoothing in [0, 1); 0 = off
-    ema: float = 0.0  # decay of an exponential moving average of the weights, per step; 0 = off
-    tta: bool = False  # the final evaluation on the mean logits of the image and 4 one-pixel shifts
-    val_split: float = 0.0  # fraction of the training set held out as validation, per class
-    dropout: float = 0.05
-    augment: str = "none"  # none | albumentations (seed 001) | shift | crop-flip (batched)
-    seed: int = 1
-    device: str = "auto"  # auto = cuda > mps > cpu
-    precision: str = "fp32"  # fp32 | bf16 autocast (where the device supports bf16)
-    deterministic: bool = True  # GPU: deterministic kernels (false: cudnn.benchmark, faster, not repeatable)
-    compile: bool = False  # torch.compile the model (opt-in: no training gain measured on CPU)
-    system_metrics: bool = True  # MLflow's CPU, memory (and GPU) sampling, every SYSTEM_METRICS_S s
-    data_dir: str = DEFAULT_DATA_DIR
-    download: bool = True  # fetch the dataset when it is missing
-    train_limit: int = 0  # use only the first N training images (0 = all)
-    test_limit: int = 0  # use only the first N test images (0 = all)
-    pretrained: bool = False  # resnet18: start from torchvision's ImageNet weights
-    max_params: Optional[int] = None  # fail before training when the model is larger
-    stop_on_nan: bool = True
-    experiment: str = DEFAULT_EXPERIMENT
-    run_name: str = ""  # empty: derived, e.g. mnist-s8-group-seed1
+    dataset: str = _key("mnist", "The dataset, read from `data_dir` in torchvision's on-disk layout.", DATASETS)
+    arch: str = _key("mnist-small", "The architecture; docs/models.md gives each one's parameter count.", archs)
+    norm: str = _key("batch", "Every conv block's norm: `layer` is GroupNorm with one group.", NORMS)
+    groups: int = _key(4, "Groups of group norm, a positive divisor of every layer's channel count.")
+    epochs: int = _key(2, "Epochs to train, a positive integer.")
+    batch_size: int = _key(128, "Images per training step; refused before the run exists when larger than the "
+                           "training set or the memory free for it (over half of it: a warning).")
+    optimizer: str = _key("sgd", "`sgd` (`momentum`, `nesterov`, `weight_decay`) or `adam` (`weight_decay`).",
+                          OPTIMIZERS)
+    momentum: float = _key(0.9, "sgd's momentum, >= 0.")
+    weight_decay: float = _key(0.0, "L2 weight decay of either optimizer, >= 0.")
+    lr: float = _key(0.05, "The learning rate, > 0; with `schedule = \"onecycle\"` its peak.")
+    schedule: str = _key("onecycle", "`step`: times `gamma` every `step_size` epochs; `onecycle`: up to the peak `lr` "
+                         "over the `warmup` fraction of the steps, then down.", SCHEDULES)
+    step_size: int = _key(6, "`schedule = \"step\"`: epochs between decays, a positive integer.")
+    gamma: float = _key(0.1, "`schedule = \"step\"`: the factor of each decay.")
+    warmup: float = _key(0.3, "`schedule = \"onecycle\"`: the fraction of the steps rising to the peak lr, in (0, 1).")
+    nesterov: bool = _key(False, "sgd's Nesterov momentum.")
+    label_smoothing: float = _key(0.0, "Cross-entropy target smoothing, in [0, 1); 0 = off.")
+    ema: float = _key(0.0, "Per-step decay of an exponential moving average of the weights, in [0, 1); the average "
+                      "is what is evaluated, logged and served. 0 = off.")
+    tta: bool = _key(False, "The final evaluation (the accuracy reported, the logged model) on the mean logits of each "
+                     "image and its four one-pixel shifts; earlier epochs evaluate plainly, at a fifth of the cost.")
+    val_split: float = _key(0.0, "Fraction of each class of the training set held out (the same for a seed), in [0, "
+                            "1); epochs then log `val_loss`, `val_acc`, `val_acc_best`, `test_acc_at_best_val`.")
+    dropout: float = _key(0.05, "The dropout rate, in [0, 1).")
+    augment: str = _key("none", "`albumentations`: seed 001's, per image on the CPU; `shift` (up to 2 px) and "
+                        "`crop-flip` (4 px, a horizontal flip): batched on the device.", AUGMENTS)
+    seed: int = _key(1, "The seed of the weights, the data order, the augmentation and the validation split.")
+    device: str = _key("auto", "`auto`: cuda > mps > cpu; `cuda`: GPU 0 as the process sees it; also `cuda:N`, the "
+                       "GPU of index N. One this machine lacks is refused. A resume may change it.", DEVICES)
+    precision: str = _key("fp32", "`bf16`: autocast where the device has native bf16, else fp32 with a warning "
+                          "(the param `precision_used` says which).", PRECISIONS)
+    deterministic: bool = _key(True, "GPU: deterministic kernels, `cudnn.benchmark` off (a resume repeats exactly); "
+                               "false: cuDNN picks by timing, not repeatable. No effect on a CPU or MPS.")
+    compile: bool = _key(False, "`torch.compile` the model (no training gain on our CPUs: benchmarks/README.md).")
+    system_metrics: bool = _key(True, "MLflow's CPU, memory, disk, network (and GPU) samples every 5 s as `system/*` "
+                                "metrics; also off with TRACKER_SYSTEM_METRICS=0. A resume may change it.")
+    data_dir: str = _key(DEFAULT_DATA_DIR, "The dataset folder, holding e.g. `MNIST/raw/` (also `--data-dir`, "
+                         "TRACKER_DATA_DIR). A resume may change it.")
+    download: bool = _key(True, "Fetch a missing dataset into `data_dir` (false: an error). A resume may change it.")
+    train_limit: int = _key(0, "Use only the first N training images; 0 = all.")
+    test_limit: int = _key(0, "Use only the first N test images; 0 = all.")
+    pretrained: bool = _key(False, "`arch = \"resnet18\"` only: start from torchvision's ImageNet weights.")
+    max_params: Optional[int] = _key(None, "A parameter budget: a larger model fails before training.")
+    stop_on_nan: bool = _key(True, "End the run FAILED when the training loss is not finite (checked each 20 batches).")
+    experiment: str = _key(DEFAULT_EXPERIMENT, "The MLflow experiment: 1-250 characters without `/`, `\\` or `:`.")
+    run_name: str = _key("", "Without `/`, `\\` or `:`; empty: DATASET-ARCH-NORM-seedN (a sweep appends its other "
+                         "grid keys, e.g. `-lr0.1`).")
 
     def __post_init__(self) -> None:
         validate(self)
@@ -234,3 +255,39 @@ def make_config(values: dict[str, Any]) -> RunConfig:
     if "data_dir" not in values and data_dir_env():
         values = {**values, "data_dir": data_dir_env()}
     return RunConfig(**values)
+
+
+REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "config.md"  # generated: reference()
+HEADER = f"""# Run config keys
+
+<!-- generated from RunConfig by `python -m tracker.config`: edit the docs in tracker/config.py -->
+
+A run's config, from a TOML file (`experiments/*.toml`) with `--set key=value` overrides (read as
+TOML, else as a bare string: `--set norm=group`), logged verbatim as the run's params. An unknown
+key, a wrong type, a value out of range, not finite or over {MAX_PARAM_CHARS} characters (an MLflow
+param's limit) is one line naming the key, and exit 2. A file's `[grid]`, `[study]`: docs/sweeps.md.
+
+| key | type | default | values | meaning |
+| --- | --- | --- | --- | --- |
+"""
+
+
+def reference(cls: type = RunConfig) -> str:
+    """docs/config.md: each key of `cls` with its type, default, allowed values and doc."""
+    rows = []
+    for f in fields(cls):
+        if not f.metadata.get("doc"):
+            raise ValueError(f"config key '{f.name}' has no doc: declare it with _key(default, doc)")
+        values = f.metadata.get("values")
+        values = values() if callable(values) else values or ()
+        kind = get_type_hints(cls)[f.name]
+        kind = "int or unset" if kind == Optional[int] else kind.__name__
+        default = "unset" if f.default is None else f"`{json.dumps(f.default)}`"
+        shown = ", ".join(f"`{v}`" for v in values)
+        rows.append(f"| `{f.name}` | {kind} | {default} | {shown} | {f.metadata['doc'].replace('|', '/')} |")
+    return HEADER + "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    REFERENCE.write_text(reference())
+    print(f"wrote {REFERENCE}")

@@ -1,4 +1,4 @@
-"""Train, register, alias, look up, load and evaluate; and each registry error. The README's
+"""Train, register, alias, look up, load and evaluate; and each registry error. docs/models.md's
 registry commands run on the default store (MLFLOW_TRACKING_URI unset) from another folder."""
 import json
 

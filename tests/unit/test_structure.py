@@ -100,7 +100,7 @@ def test_only_the_tracking_package_imports_mlflow():
     assert users and all(u.startswith("tracker.tracking.") for u in users), users
 
 
-# which folders may import which: the architecture the tree states (README.md, "Layout")
+# which folders may import which: the architecture the tree states (docs/architecture.md)
 FACTS = ("tracker.errors", "tracker.settings", "tracker.config", "tracker.signals", "tracker.names",
          "tracker.study", "tracker.experiment")
 FORBIDDEN = {

@@ -1,7 +1,7 @@
 """tracker: tracked PyTorch studies on MLflow. Each command parses its options, calls one
 function and prints; heavy imports happen inside the commands, so `tracker --help` is instant.
 The commands live by topic: runs.py (train, sweep, demo, resume, sync, summary), results.py
-(compare, report, runs, show, experiments), registry.py (models, evaluate), server.py.
+(compare, report, runs, show, experiments), models.py (models, evaluate), server.py.
 
     tracker demo --data-dir ../shared/datasets
 """
