@@ -15,10 +15,10 @@ from mlflow.exceptions import MlflowException, RestException
 from mlflow.tracking import MlflowClient
 
 from ..errors import TrackingError
-from ..settings import sqlite_path, store_root
+from ..settings import sqlite_path, store_root, tracking_uri
 from .. import names
 from .records import RunRecord
-from .uri import check_reachable, is_local, local_uri, redact
+from .uri import check_reachable, check_store, is_local, local_uri, redact
 
 for _quiet in ("mlflow.store.db.utils", "alembic.runtime.migration"):  # schema chatter on stderr
     logging.getLogger(_quiet).setLevel(logging.WARNING)
@@ -61,6 +61,14 @@ def client() -> MlflowClient:
         c.search_experiments(max_results=1)  # creates and migrates the schema, once
     _READY.add(uri)
     return c
+
+
+def reader() -> MlflowClient:
+    """MLflow's client for a command that only reads (runs, experiments, models list, show):
+    a SQLite store that does not exist is an error naming where it was looked for (NoStore),
+    never created; client() creates and migrates one, for the commands that write."""
+    check_store(tracking_uri())
+    return client()
 
 
 @contextlib.contextmanager
