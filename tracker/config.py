@@ -18,7 +18,7 @@ except ModuleNotFoundError:  # python < 3.11
     import tomli as tomllib
 
 
-from .errors import ConfigError
+from .errors import ConfigError, unknown_key
 from .ml.datasets import NAMES as DATASETS
 from .settings import DEFAULT_DATA_DIR, data_dir_env
 
@@ -31,8 +31,13 @@ PRECISIONS = ("fp32", "bf16")
 MAX_PARAM_CHARS = 6000  # MLflow's limit on a param value
 DEFAULT_EXPERIMENT = "tracker"
 DEFAULT_CONDITION = ("norm",)  # what a condition is when neither --by nor a sweep's grid says
-MODEL_KEYS = ("dataset", "arch", "norm")  # what names a model: mnist-mnist-fast-batch
-RUN_KEYS = (*MODEL_KEYS, "seed")  # what names a run: mnist-mnist-fast-batch-seed1
+MODEL_KEYS = ("dataset", "arch", "norm")  # what names a model: mnist-s8-batch, mnist-fast-batch
+RUN_KEYS = (*MODEL_KEYS, "seed")  # what names a run: mnist-s8-batch-seed1
+
+
+# names other tools give a config key, and tracker's for it: an unknown key's "did you mean"
+ALIASES = {"learning_rate": "lr", "bs": "batch_size", "wd": "weight_decay", "model": "arch",
+           "architecture": "arch", "normalization": "norm"}
 
 
 def archs() -> tuple[str, ...]:
@@ -43,8 +48,11 @@ def archs() -> tuple[str, ...]:
 
 
 def model_name(params: dict) -> str:
-    """A model's default name from its run's config values: DATASET-ARCH-NORM."""
-    return "-".join(str(params.get(k, "")) for k in MODEL_KEYS)
+    """A model's default name from its run's config values: DATASET-ARCH-NORM, the dataset said
+    once (arch mnist-fast on mnist: mnist-fast-batch, not mnist-mnist-fast-batch)."""
+    dataset, arch, norm = (str(params.get(k, "")) for k in MODEL_KEYS)
+    named = arch == dataset or arch.startswith(f"{dataset}-")
+    return "-".join([arch, norm] if named else [dataset, arch, norm])
 
 
 @dataclass(frozen=True)
@@ -173,7 +181,7 @@ def validate(cfg: RunConfig) -> None:
 def parse_value(key: str, text: str) -> Any:
     """Parse a --set value as TOML, falling back to a bare string (norm=group)."""
     if key not in FIELDS:
-        raise ConfigError(f"unknown config key '{key}'; known keys: {', '.join(FIELDS)}")
+        raise ConfigError(unknown_key("config key", key, FIELDS, ALIASES))
     if text.lower() in ("none", "null") and _TYPES[key] == Optional[int]:
         return None
     try:
@@ -213,7 +221,7 @@ def split_grid(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list]]:
         raise ConfigError("config key 'grid': expected a table of lists")
     for key, values in grid.items():
         if key not in FIELDS:
-            raise ConfigError(f"grid key '{key}' is not a config field; known keys: {', '.join(FIELDS)}")
+            raise ConfigError(unknown_key("grid key", key, FIELDS, ALIASES))
         if not isinstance(values, list) or not values:
             raise ConfigError(f"grid key '{key}': expected a non-empty list, got {values!r}")
     return raw, grid
@@ -222,7 +230,7 @@ def split_grid(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list]]:
 def make_config(values: dict[str, Any]) -> RunConfig:
     for key in values:
         if key not in FIELDS:
-            raise ConfigError(f"unknown config key '{key}'; known keys: {', '.join(FIELDS)}")
+            raise ConfigError(unknown_key("config key", key, FIELDS, ALIASES))
     if "data_dir" not in values and data_dir_env():
         values = {**values, "data_dir": data_dir_env()}
     return RunConfig(**values)

@@ -20,7 +20,7 @@ import numbers
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Sequence
 
-from .errors import ConfigError
+from .errors import ConfigError, unknown_key
 
 METRICS = ("final", "best_val", "best_test")
 DEFAULT_LOOKS = (3, 5, 10)  # when a file declares none and the sweep runs --until-decided
@@ -88,7 +88,7 @@ def parse(table: Any) -> Study:
     known = {f.name for f in fields(Study)}
     for key in table:
         if key not in known:
-            raise ConfigError(f"unknown study key '{key}'; known keys: {', '.join(sorted(known))}")
+            raise ConfigError(unknown_key("study key", key, sorted(known)))
     values = dict(table)
     if "looks" in values:
         looks = values["looks"]

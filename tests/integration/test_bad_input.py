@@ -81,7 +81,10 @@ def test_unknown_key_in_toml(tmp_path):
     cfg = tmp_path / "exp.toml"
     cfg.write_text('norm = "batch"\nlearning_rate = 0.1\n')
     result = cli("summary", str(cfg))
-    assert result.exit_code == 2 and "unknown config key 'learning_rate'" in result.stderr
+    assert result.exit_code == 2 and result.stderr == "error: unknown config key 'learning_rate'; did you mean 'lr'?\n"
+    cfg.write_text('norm = "batch"\nepoch = 3\n')
+    assert cli("summary", str(cfg)).stderr == "error: unknown config key 'epoch'; did you mean 'epochs'?\n"
+    assert cli("summary", "--set", "epoch=3").stderr == "error: unknown config key 'epoch'; did you mean 'epochs'?\n"
 
 
 def test_a_damaged_dataset_file_is_named(tiny, tmp_path):
