@@ -49,28 +49,28 @@ def test_register_alias_load_and_evaluate(trained_run, tiny, tmp_path, elsewhere
     rid = trained_run.info.run_id
     result = cli("models", "register", rid, "--alias", "champion")
     assert result.exit_code == 0, result.output
-    assert "models:/mnist-mnist-small-batch/1" in result.output
+    assert "models:/mnist-small-batch/1" in result.output
     again = cli("models", "register", rid)
-    assert "already registered as models:/mnist-mnist-small-batch/1" in again.output
+    assert "already registered as models:/mnist-small-batch/1" in again.output
 
     c = store_client()
-    mv = c.get_model_version_by_alias("mnist-mnist-small-batch", "champion")
+    mv = c.get_model_version_by_alias("mnist-small-batch", "champion")
     assert str(mv.version) == "1" and mv.run_id == rid and mv.tags["source_run"] == rid
     assert json.loads(mv.tags["config"])["norm"] == "batch"
-    assert len(c.search_model_versions("name = 'mnist-mnist-small-batch'")) == 1
+    assert len(c.search_model_versions("name = 'mnist-small-batch'")) == 1
 
-    where = c.get_model_version_download_uri("mnist-mnist-small-batch", "1")
+    where = c.get_model_version_download_uri("mnist-small-batch", "1")
     local = mlflow.artifacts.download_artifacts(artifact_uri=where, tracking_uri=c.tracking_uri)
     answers = mlflow.pyfunc.load_model(local).predict(tiny_images(tiny))
     assert list(answers.columns) == ["class", "probabilities"]
 
-    out = cli("evaluate", "models:/mnist-mnist-small-batch@champion", "--dataset", "mnist",
+    out = cli("evaluate", "models:/mnist-small-batch@champion", "--dataset", "mnist",
               "--data-dir", tiny["data_dir"], "--no-download")
     assert out.exit_code == 0, out.output
     evals = [r for r in all_runs() if r.data.tags.get("tracker.kind") == "evaluate"]
     assert len(evals) == 1
     ev = evals[0]
-    assert ev.data.tags["tracker.model_uri"] == "models:/mnist-mnist-small-batch@champion"
+    assert ev.data.tags["tracker.model_uri"] == "models:/mnist-small-batch@champion"
     final = c.get_run(rid).data.metrics["test_acc"]
     assert abs(ev.data.metrics["test_acc"] - final) < 1e-6
     local = c.download_artifacts(ev.info.run_id, "", str(tmp_path / "ev"))
@@ -83,16 +83,16 @@ def test_register_alias_load_and_evaluate(trained_run, tiny, tmp_path, elsewhere
     assert per_class == pytest.approx([cm[i][i] / sum(cm[i]) for i in range(10)])
 
     listing = cli("models", "list").output
-    assert "mnist-mnist-small-batch" in listing and "champion->v1" in listing
-    shown = cli("models", "show", "mnist-mnist-small-batch/1").output
+    assert "mnist-small-batch" in listing and "champion->v1" in listing
+    shown = cli("models", "show", "mnist-small-batch/1").output
     assert f"source_run: {rid}" in shown and "params_total: 14864" in shown
     assert '"dtype": "uint8", "shape": [-1, 28, 28]' in shown and '"name": "probabilities"' in shown
-    assert cli("models", "show", "mnist-mnist-small-batch@champion").output == shown
+    assert cli("models", "show", "mnist-small-batch@champion").output == shown
 
-    assert cli("models", "alias", "mnist-mnist-small-batch", "1", "staging").exit_code == 0
-    assert str(c.get_model_version_by_alias("mnist-mnist-small-batch", "staging").version) == "1"
-    assert cli("models", "alias", "--delete", "mnist-mnist-small-batch", "staging").exit_code == 0
-    bad = cli("models", "show", "mnist-mnist-small-batch@staging")
+    assert cli("models", "alias", "mnist-small-batch", "1", "staging").exit_code == 0
+    assert str(c.get_model_version_by_alias("mnist-small-batch", "staging").version) == "1"
+    assert cli("models", "alias", "--delete", "mnist-small-batch", "staging").exit_code == 0
+    bad = cli("models", "show", "mnist-small-batch@staging")
     assert bad.exit_code == 2 and "no alias 'staging'" in bad.stderr
     assert stray_databases(tmp_path) == []
 
@@ -113,7 +113,7 @@ def test_register_best_by_condition(tiny, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     c = store_client()
     names = {m.name for m in c.search_registered_models()}
-    assert names == {"mnist-mnist-small-batch", "mnist-mnist-small-group"}
+    assert names == {"mnist-small-batch", "mnist-small-group"}
     for name in names:
         assert str(c.get_model_version_by_alias(name, "champion").version) == "1"
     assert stray_databases(tmp_path) == []

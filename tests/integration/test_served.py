@@ -16,7 +16,7 @@ from tracker.testkit.servers import ModelServer
 pytestmark = [pytest.mark.server, pytest.mark.slow,  # real digits: the clone must sit beside ../shared
               pytest.mark.skipif(not (REAL_MNIST / "MNIST" / "raw").is_dir(), reason="real MNIST not present")]
 
-NAME = "mnist-mnist-fast-batch"
+NAME = "mnist-fast-batch"
 SENT = 300  # digits sent to the server
 
 

@@ -80,7 +80,7 @@ def test_train_sweep_compare_register_evaluate(stack, tiny, tmp_path):
     rows = json.loads(tracker(["compare", "--sweep", parent, "--format", "json"], uri).stdout)
     assert sorted(r["norm"] for r in rows) == ["batch", "group"] and all(r["n"] == 1 for r in rows)
     tracker(["models", "register", run_id, "--alias", "champion"], uri)
-    ev = tracker(["evaluate", "models:/mnist-mnist-small-batch@champion", "--dataset", "mnist",
+    ev = tracker(["evaluate", "models:/mnist-small-batch@champion", "--dataset", "mnist",
                   "--data-dir", tiny["data_dir"], "--no-download"], uri)
     assert "accuracy" in ev.stdout
 

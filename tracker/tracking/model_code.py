@@ -6,7 +6,7 @@ one per class. The network, with the normalization and test-time augmentation of
 inside, is a torch.export program in the model's `artifacts/network` (MLflow's pt2 format,
 loaded without unpickling anything; see tracker/ml/inference.py).
 
-    mlflow models serve -m models:/mnist-mnist-fast-batch@champion --env-manager local
+    mlflow models serve -m models:/mnist-fast-batch@champion --env-manager local
 """
 import mlflow
 import numpy as np
