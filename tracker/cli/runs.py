@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from ..settings import sweep_output
 from .options import config_arg, data_opt, set_opt
 
 DEMO = str(Path(__file__).resolve().parents[2] / "experiments" / "mnist-demo.toml")
@@ -70,7 +71,8 @@ def demo(epochs, data_dir):
     from ..runs import executors
 
     extra = {**({"epochs": epochs} if epochs else {}), **({"data_dir": data_dir} if data_dir else {})}
-    comparison = executors.sweep_and_compare(DEMO, extra, echo=click.echo)
+    with sweep_output():
+        comparison = executors.sweep_and_compare(DEMO, extra, echo=click.echo)
     click.echo(comparison.render(), nl=False)
     if comparison.footnote:
         click.echo(comparison.footnote, err=True)
@@ -121,10 +123,11 @@ def sweep_cmd(config, sets, data_dir, dry_run, workers, executor, address, cpus_
     from ..runs import executors
 
     ray = {"address": address, "cpus": cpus_per_run, "gpus": gpus_per_run} if executor == "ray" else None
-    if until_decided:
-        parent, counts, _ = adaptive.until_decided(p, config, workers, echo=click.echo, ray=ray)
-    else:
-        parent, counts = executors.execute(p, config, workers, echo=click.echo, ray=ray)
+    with sweep_output():
+        if until_decided:
+            parent, counts, _ = adaptive.until_decided(p, config, workers, echo=click.echo, ray=ray)
+        else:
+            parent, counts = executors.execute(p, config, workers, echo=click.echo, ray=ray)
     click.echo(f"sweep {p.name} (parent run {parent}): {counts['finished']} finished, "
                f"{counts['skipped']} skipped, {counts['failed']} failed")
     click.echo(f"compare: tracker compare --sweep {parent}")

@@ -16,6 +16,7 @@ from ..ml.data import EVAL_BATCH, Batches
 from ..ml.ema import EMA
 from ..ml.train import evaluate, make_optimizer, make_scheduler, train_epoch
 from ..results import per_epoch
+from ..settings import epoch_lines
 from ..signals import SignalGuard
 from .. import names
 from . import outcome_log
@@ -150,9 +151,10 @@ def fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> list:
             history[k].append(metrics[k])
         with guard.critical():
             save(p, loop, run, history, epoch, improved)
-        print(f"epoch {epoch}/{cfg.epochs}: train_loss {metrics['train_loss']:.4f} "
-              f"train_acc {metrics['train_acc']:.2%} test_loss {metrics['test_loss']:.4f} "
-              f"test_acc {metrics['test_acc']:.2%} ({metrics['epoch_time_s']:.1f}s)", flush=True)
+        if epoch_lines():  # a sweep written to a file: one line per run, not per epoch
+            print(f"epoch {epoch}/{cfg.epochs}: train_loss {metrics['train_loss']:.4f} "
+                  f"train_acc {metrics['train_acc']:.2%} test_loss {metrics['test_loss']:.4f} "
+                  f"test_acc {metrics['test_acc']:.2%} ({metrics['epoch_time_s']:.1f}s)", flush=True)
     best = checkpoint.folder(run.run_id) / checkpoint.BEST
     if best.exists():
         run.log_artifact(best, checkpoint.ARTIFACTS)
