@@ -4,7 +4,7 @@ import shutil
 import pytest
 import torch
 
-from tests.helpers import all_runs, cli, sets
+from tests.helpers import all_runs, cli, sets, store_client
 
 CASES = [  # (extra `tracker train` args, words the one-line error must hold)
     (["--set", "dataset=svhn"], "'dataset'"),
@@ -61,6 +61,7 @@ def test_bad_input(tiny, args, words):
 def test_bad_input_other_commands(tiny, args, env, words):
     if args == ["train"]:
         args = ["train", *sets(tiny)]
+    store_client().search_experiments()  # a store with no runs (with none: test_new_user.py)
     result = cli(*args, env=env)
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
