@@ -21,7 +21,7 @@ except ModuleNotFoundError:  # python < 3.11
     import tomli as tomllib
 
 
-from .errors import ConfigError
+from .errors import ConfigError, unknown_key
 from .ml.datasets import DATASETS as _META, NAMES as DATASETS
 from .settings import DEFAULT_DATA_DIR, data_dir_env
 
@@ -39,8 +39,13 @@ DEFAULT_CONDITION = ("norm",)  # what a condition is when neither --by nor a swe
 # sweep's identity leaves PLACEMENT out
 NAMING = ("run_name", "experiment")
 PLACEMENT = ("data_dir", "download", "device", "system_metrics")
-MODEL_KEYS = ("dataset", "arch", "norm")  # what names a model: mnist-mnist-fast-batch
-RUN_KEYS = (*MODEL_KEYS, "seed")  # what names a run: mnist-mnist-fast-batch-seed1
+MODEL_KEYS = ("dataset", "arch", "norm")  # what names a model: mnist-s8-batch, mnist-fast-batch
+RUN_KEYS = (*MODEL_KEYS, "seed")  # what names a run: mnist-s8-batch-seed1
+
+
+# names other tools give a config key, and tracker's for it: an unknown key's "did you mean"
+ALIASES = {"learning_rate": "lr", "bs": "batch_size", "wd": "weight_decay", "model": "arch",
+           "architecture": "arch", "normalization": "norm"}
 
 
 def archs() -> tuple[str, ...]:
@@ -61,8 +66,11 @@ def test_images(params: dict) -> int | None:
 
 
 def model_name(params: dict) -> str:
-    """A model's default name from its run's config values: DATASET-ARCH-NORM."""
-    return "-".join(str(params.get(k, "")) for k in MODEL_KEYS)
+    """A model's default name from its run's config values: DATASET-ARCH-NORM, the dataset said
+    once (arch mnist-fast on mnist: mnist-fast-batch, not mnist-mnist-fast-batch)."""
+    dataset, arch, norm = (str(params.get(k, "")) for k in MODEL_KEYS)
+    named = arch == dataset or arch.startswith(f"{dataset}-")
+    return "-".join([arch, norm] if named else [dataset, arch, norm])
 
 
 def _key(default: Any, doc: str, values: Any = None) -> Any:
@@ -206,19 +214,10 @@ def validate(cfg: RunConfig) -> None:
                               "use 1-250 characters without '/', '\\' or ':'")
 
 
-def unknown_key(key: str, what: str = "config key") -> str:
-    """The line for a key RunConfig does not have, with the nearest one when there is one."""
-    import difflib
-
-    near = difflib.get_close_matches(key, FIELDS, n=1, cutoff=0.6)
-    hint = f"did you mean '{near[0]}'?" if near else "docs/config.md lists the keys"
-    return f"unknown {what} '{key}'; {hint}"
-
-
 def parse_value(key: str, text: str) -> Any:
     """Parse a --set value as TOML, falling back to a bare string (norm=group)."""
     if key not in FIELDS:
-        raise ConfigError(unknown_key(key))
+        raise ConfigError(unknown_key("config key", key, FIELDS, ALIASES))
     if text.lower() in ("none", "null") and _TYPES[key] == Optional[int]:
         return None
     try:
@@ -251,7 +250,7 @@ def read_toml(path: str | os.PathLike) -> dict[str, Any]:
 def make_config(values: dict[str, Any]) -> RunConfig:
     for key in values:
         if key not in FIELDS:
-            raise ConfigError(unknown_key(key))
+            raise ConfigError(unknown_key("config key", key, FIELDS, ALIASES))
     if "data_dir" not in values and data_dir_env():
         values = {**values, "data_dir": data_dir_env()}
     return RunConfig(**values)

@@ -27,6 +27,11 @@ class TrackingError(UserError):
     the tracking package's edge."""
 
 
+class NoStore(TrackingError):
+    """A command that only reads found no store where the runs would be (a folder with no
+    ./mlruns): it says where it looked, and makes none."""
+
+
 class Unreachable(TrackingError):
     """No answer from the tracking server (a refused or timed-out connection), as opposed to an
     answer that says no: a caller may wait and try again, and must not report "not found"."""
@@ -43,3 +48,15 @@ class RegistryError(TrackingError):
 
 class RunLost(UserError):
     """A run's Ray worker died more often than Ray retries; the run is KILLED, resumable."""
+
+
+def unknown_key(what: str, key: str, known, aliases: dict[str, str] | None = None) -> str:
+    """The line for a key that does not exist: the nearest known one ("did you mean 'epochs'?"),
+    or the one `aliases` gives for a name other tools use, else every known key."""
+    import difflib
+
+    known = list(known)
+    alias = (aliases or {}).get(key)
+    near = [alias] if alias in known else difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"did you mean '{near[0]}'?" if near else f"known keys: {', '.join(known)}"
+    return f"unknown {what} '{key}'; {hint}"

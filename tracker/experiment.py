@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from . import study as studies
-from .config import FIELDS, RunConfig, make_config, read_toml, unknown_key
-from .errors import ConfigError
+from .config import ALIASES, FIELDS, RunConfig, make_config, read_toml
+from .errors import ConfigError, unknown_key
 from .study import Study
 
 SECTIONS = ("grid", "study", "tune")  # tables of a file that are not run config
@@ -49,14 +49,14 @@ def read(path: str | None) -> Experiment:
         raise ConfigError("config key 'grid': expected a table of lists")
     for key, values in grid.items():
         if key not in FIELDS:
-            raise ConfigError(unknown_key(key, "grid key"))
+            raise ConfigError(unknown_key("grid key", key, FIELDS, ALIASES))
         if not isinstance(values, list) or not values:
             raise ConfigError(f"grid key '{key}': expected a non-empty list, got {values!r}")
     if tune is not None and not isinstance(tune, dict):
         raise ConfigError("config key 'tune': expected a table ([tune])")
     for key in raw:
         if key not in FIELDS:
-            raise ConfigError(unknown_key(key))
+            raise ConfigError(unknown_key("config key", key, FIELDS, ALIASES))
     return Experiment(str(path), raw, grid, declared, tune)
 
 

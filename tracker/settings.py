@@ -5,6 +5,7 @@ environment variable, defined once. This is the only module that reads the envir
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ DEFAULT_DATA_DIR = "data"
 URI_ENV = "MLFLOW_TRACKING_URI"  # a tracking server (or any MLflow store URI)
 SQLITE = "sqlite:///"  # the embedded store's URI scheme
 PROGRESS_ENV = "TRACKER_PROGRESS"  # 1: progress bars, 0: a line per epoch; unset: bars on a terminal
+EPOCH_LINES_ENV = "TRACKER_EPOCH_LINES"  # 1: a run prints a line per epoch, 0: none; unset: see epoch_lines()
 THREADS_ENV = "TRACKER_THREADS"  # torch threads of one run (a sweep worker's share)
 OUTAGE_WAIT_ENV = "TRACKER_OUTAGE_WAIT"  # s a finishing run waits for a server that is down
 DEFAULT_OUTAGE_WAIT = 300.0
@@ -127,6 +129,27 @@ def progress() -> bool:
     if value in ("0", "1"):
         return value == "1"
     return sys.stderr.isatty()
+
+
+def epoch_lines() -> bool:
+    """A run prints a line per epoch on stdout (`tracker train`'s log), unless
+    TRACKER_EPOCH_LINES=0: what a sweep written to a file sets for its runs (sweep_output)."""
+    return os.environ.get(EPOCH_LINES_ENV, "1") != "0"
+
+
+@contextlib.contextmanager
+def sweep_output():
+    """A sweep (or the demo) whose stdout is not a terminal prints one line per run: inside
+    this block its runs, here and in the worker processes it starts, print no line per epoch.
+    On a terminal they do; TRACKER_EPOCH_LINES=1 or 0 decides either way."""
+    if EPOCH_LINES_ENV in os.environ or sys.stdout.isatty():
+        yield
+        return
+    os.environ[EPOCH_LINES_ENV] = "0"
+    try:
+        yield
+    finally:
+        os.environ.pop(EPOCH_LINES_ENV, None)
 
 
 def system_metrics() -> bool:

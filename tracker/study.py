@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Sequence
 
 from . import names
-from .errors import ConfigError
+from .errors import ConfigError, unknown_key
 
 DEFAULT_LOOKS = (3, 5, 10)  # when a file declares none and the sweep runs --until-decided
 POWER = 0.8  # the power the detectable difference and the seeds needed are computed for
@@ -183,7 +183,7 @@ def parse(table: Any) -> Study:
     known = [f.name for f in fields(Study)]
     for key in table:
         if key not in known:
-            raise ConfigError(f"unknown study key '{key}'; known keys: {', '.join(known)}")
+            raise ConfigError(unknown_key("study key", key, known))
     values = dict(table)
     if "looks" in values:
         looks = values["looks"]

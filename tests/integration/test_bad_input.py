@@ -4,7 +4,7 @@ import shutil
 import pytest
 import torch
 
-from tests.helpers import all_runs, cli, sets
+from tests.helpers import all_runs, cli, sets, store_client
 
 CASES = [  # (extra `tracker train` args, words the one-line error must hold)
     (["--set", "dataset=svhn"], "'dataset'"),
@@ -61,6 +61,7 @@ def test_bad_input(tiny, args, words):
 def test_bad_input_other_commands(tiny, args, env, words):
     if args == ["train"]:
         args = ["train", *sets(tiny)]
+    store_client().search_experiments()  # a store with no runs (with none: test_new_user.py)
     result = cli(*args, env=env)
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
@@ -81,7 +82,10 @@ def test_unknown_key_in_toml(tmp_path):
     cfg = tmp_path / "exp.toml"
     cfg.write_text('norm = "batch"\nlearning_rate = 0.1\n')
     result = cli("summary", str(cfg))
-    assert result.exit_code == 2 and "unknown config key 'learning_rate'" in result.stderr
+    assert result.exit_code == 2 and result.stderr == "error: unknown config key 'learning_rate'; did you mean 'lr'?\n"
+    cfg.write_text('norm = "batch"\nepoch = 3\n')
+    assert cli("summary", str(cfg)).stderr == "error: unknown config key 'epoch'; did you mean 'epochs'?\n"
+    assert cli("summary", "--set", "epoch=3").stderr == "error: unknown config key 'epoch'; did you mean 'epochs'?\n"
 
 
 def test_a_damaged_dataset_file_is_named(tiny, tmp_path):

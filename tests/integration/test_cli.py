@@ -15,6 +15,20 @@ def test_help_imports_neither_torch_nor_mlflow():
         assert cli(cmd, "--help").exit_code == 0
 
 
+def test_version_names_tracker_and_what_it_runs_on_without_importing_them():
+    from importlib.metadata import version
+
+    code = ("import sys; from tracker.cli import main\n"
+            "try: main(['--version'])\nexcept SystemExit: pass\n"
+            "print(sorted(m for m in ('torch', 'mlflow', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    line, imported = out.stdout.strip().splitlines()
+    assert line == (f"tracker {version('tracker')} (mlflow {version('mlflow')}, torch {version('torch')}, "
+                    f"python {sys.version.split()[0]})")
+    assert imported == "[]"
+    assert cli("--version").stdout == line + "\n"
+
+
 def test_summary_needs_no_data():
     result = cli("summary", "--set", "arch=s8", "--set", "dataset=cifar10", "--set", "norm=group",
                  "--set", "data_dir=/nonexistent")

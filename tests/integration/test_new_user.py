@@ -45,8 +45,31 @@ def test_empty_results_are_one_line_not_a_traceback(tiny):
     assert listing.stderr == "no runs match the filter in experiment 'tiny'\n"  # not pandas' repr
 
 
-def test_runs_without_an_experiment_and_the_experiments_list(tiny):
+NO_STORE = "no tracker store in ./mlruns; cd to your project, or set TRACKER_STORE or MLFLOW_TRACKING_URI"
+
+
+def test_read_only_commands_in_a_folder_with_no_store_make_none(tmp_path):
+    for args in (["experiments"], ["runs"], ["runs", "--experiment", "x", "--format", "json"], ["models", "list"],
+                 ["show", "0" * 32], ["models", "show", "m"], ["models", "register", "0" * 32],
+                 ["compare", "--experiment", "x", "--filter", "params.norm = 'batch'"]):
+        assert one_line(cli(*args)) == f"error: {NO_STORE}\n", args
+    for args in (["compare", "--experiment", "x"], ["compare", "--experiment", "x", "--format", "json"]):
+        assert one_line(cli(*args)) == f"error: experiment 'x' not found: {NO_STORE}\n"
+    env = {k: v for k, v in os.environ.items() if k != "TRACKER_STORE"}  # the default, ./mlruns
+    for args in (["experiments"], ["models", "list"]):
+        out = subprocess.run([sys.executable, "-m", "tracker.cli", *args], env=env, capture_output=True, text=True)
+        assert (out.returncode, out.stdout, out.stderr) == (2, "", f"error: {NO_STORE}\n")
+    assert list(tmp_path.iterdir()) == []  # no ./mlruns, no mlflow.db, no lock file
+
+    store_client().search_experiments()  # a store made (as a first `tracker train` would), empty
     assert cli("experiments").stderr.startswith("no experiments at sqlite:///")
+    listed = cli("models", "list")
+    assert listed.exit_code == 0 and listed.stdout == ""
+    assert listed.stderr.startswith("no registered models at sqlite:///") and "Empty DataFrame" not in listed.stderr
+    assert one_line(cli("compare", "--experiment", "x")).startswith("error: experiment 'x' not found at sqlite:///")
+
+
+def test_runs_without_an_experiment_and_the_experiments_list(tiny):
     for exp in ("first", "second"):
         assert cli("train", *sets({**tiny, "epochs": 1, "experiment": exp})).exit_code == 0
     listing = cli("experiments", "--format", "json")
@@ -55,7 +78,7 @@ def test_runs_without_an_experiment_and_the_experiments_list(tiny):
     runs = json.loads(cli("runs", "--format", "json").stdout)  # no --experiment: every experiment
     assert sorted(r["experiment"] for r in runs) == ["first", "second"]
     assert all(r["seed"] == 1 and r["epochs"] == 1 for r in runs)  # numbers, not strings
-    assert 0 <= runs[0]["test_acc_best"] <= 1
+    assert 0 <= runs[0]["test_acc_best"] <= 1 and 0 <= runs[0]["test_acc"] <= 1  # json: fractions
 
 
 def test_set_on_a_grid_key_is_refused_and_train_says_which_point(tmp_path, mnist_dir):

@@ -110,7 +110,7 @@ def test_ray_sweep_matches_a_local_sweep(head, server, tmp_path, mnist_dir):
     assert rp.data.params == lp.data.params and set(rp.data.tags) == set(lp.data.tags)
     assert artifacts(remote_c, rp.info.run_id) == artifacts(local_c, lp.info.run_id) == {
         "config/grid.toml", "compare.json", "compare.md"}  # the study, as the children ended
-    assert sorted(rkids) == sorted(lkids) == [f"mnist-mnist-small-{n}-seed{s}" for n in ("batch", "group")
+    assert sorted(rkids) == sorted(lkids) == [f"mnist-small-{n}-seed{s}" for n in ("batch", "group")
                                              for s in (1, 2)]
     pids = set()
     for name, r in rkids.items():

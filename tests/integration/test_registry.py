@@ -49,28 +49,28 @@ def test_register_alias_load_and_evaluate(trained_run, tiny, tmp_path, elsewhere
     rid = trained_run.info.run_id
     result = cli("models", "register", rid, "--alias", "champion")
     assert result.exit_code == 0, result.output
-    assert "models:/mnist-mnist-small-batch/1" in result.output
+    assert "models:/mnist-small-batch/1" in result.output
     again = cli("models", "register", rid)
-    assert "already registered as models:/mnist-mnist-small-batch/1" in again.output
+    assert "already registered as models:/mnist-small-batch/1" in again.output
 
     c = store_client()
-    mv = c.get_model_version_by_alias("mnist-mnist-small-batch", "champion")
+    mv = c.get_model_version_by_alias("mnist-small-batch", "champion")
     assert str(mv.version) == "1" and mv.run_id == rid and mv.tags["source_run"] == rid
     assert json.loads(mv.tags["config"])["norm"] == "batch"
-    assert len(c.search_model_versions("name = 'mnist-mnist-small-batch'")) == 1
+    assert len(c.search_model_versions("name = 'mnist-small-batch'")) == 1
 
-    where = c.get_model_version_download_uri("mnist-mnist-small-batch", "1")
+    where = c.get_model_version_download_uri("mnist-small-batch", "1")
     local = mlflow.artifacts.download_artifacts(artifact_uri=where, tracking_uri=c.tracking_uri)
     answers = mlflow.pyfunc.load_model(local).predict(tiny_images(tiny))
     assert list(answers.columns) == ["class", "probabilities"]
 
-    out = cli("evaluate", "models:/mnist-mnist-small-batch@champion", "--dataset", "mnist",
+    out = cli("evaluate", "models:/mnist-small-batch@champion", "--dataset", "mnist",
               "--data-dir", tiny["data_dir"], "--no-download")
     assert out.exit_code == 0, out.output
     evals = [r for r in all_runs() if r.data.tags.get("tracker.kind") == "evaluate"]
     assert len(evals) == 1
     ev = evals[0]
-    assert ev.data.tags["tracker.model_uri"] == "models:/mnist-mnist-small-batch@champion"
+    assert ev.data.tags["tracker.model_uri"] == "models:/mnist-small-batch@champion"
     final = c.get_run(rid).data.metrics["test_acc"]
     assert abs(ev.data.metrics["test_acc"] - final) < 1e-6
     local = c.download_artifacts(ev.info.run_id, "", str(tmp_path / "ev"))
@@ -83,17 +83,17 @@ def test_register_alias_load_and_evaluate(trained_run, tiny, tmp_path, elsewhere
     assert per_class == pytest.approx([cm[i][i] / sum(cm[i]) for i in range(10)])
 
     listing = cli("models", "list").output
-    assert "mnist-mnist-small-batch" in listing and "champion->v1" in listing
-    shown = cli("models", "show", "mnist-mnist-small-batch/1").output
+    assert "mnist-small-batch" in listing and "champion->v1" in listing
+    shown = cli("models", "show", "mnist-small-batch/1").output
     assert f"source_run: {rid}" in shown and "params_total: 14864" in shown
     assert "signature: inputs uint8 pixels 0-255 (whole numbers), N x 28 x 28" in shown
     assert '"name": "probabilities"' in shown
-    assert cli("models", "show", "mnist-mnist-small-batch@champion").output == shown
+    assert cli("models", "show", "mnist-small-batch@champion").output == shown
 
-    assert cli("models", "alias", "mnist-mnist-small-batch", "1", "staging").exit_code == 0
-    assert str(c.get_model_version_by_alias("mnist-mnist-small-batch", "staging").version) == "1"
-    assert cli("models", "alias", "--delete", "mnist-mnist-small-batch", "staging").exit_code == 0
-    bad = cli("models", "show", "mnist-mnist-small-batch@staging")
+    assert cli("models", "alias", "mnist-small-batch", "1", "staging").exit_code == 0
+    assert str(c.get_model_version_by_alias("mnist-small-batch", "staging").version) == "1"
+    assert cli("models", "alias", "--delete", "mnist-small-batch", "staging").exit_code == 0
+    bad = cli("models", "show", "mnist-small-batch@staging")
     assert bad.exit_code == 2 and "no alias 'staging'" in bad.stderr
     assert stray_databases(tmp_path) == []
 
@@ -153,7 +153,7 @@ def test_best_registers_what_the_sweep_supports_and_leaves_out_runs_outside_it(t
                        f"{row['verdict']}; run {chosen} (seed {closest.data.params['seed']}): the closest of the "
                        f"condition's 2 runs to their median test final % ({median * 100:.2f}; this run "
                        f"{closest.data.metrics['test_acc'] * 100:.2f})")
-        mv = c.get_model_version_by_alias(f"mnist-mnist-small-{norm}", "champion")
+        mv = c.get_model_version_by_alias(f"mnist-small-{norm}", "champion")
         assert mv.run_id == chosen != outside.info.run_id
 
     best = max(rows.values(), key=lambda r: r["test_acc_final_mean"])["norm"]
@@ -161,7 +161,7 @@ def test_best_registers_what_the_sweep_supports_and_leaves_out_runs_outside_it(t
     assert single.exit_code == 0, single.output
     (why,) = [line for line in single.output.splitlines() if line.startswith("chose ")]
     assert why.startswith(f"chose norm={best} has the best mean test final % (")
-    assert f"already registered as models:/mnist-mnist-small-{best}/1" in single.output
+    assert f"already registered as models:/mnist-small-{best}/1" in single.output
     assert stray_databases(tmp_path) == []
 
     for args, words in ((["--sweep", outside.info.run_id], "is not a sweep's parent run"),
@@ -183,7 +183,7 @@ def test_best_without_a_sweep_leaves_out_runs_whose_config_differs(tiny, tmp_pat
     assert "chose norm=batch: mean test final %" in result.output
     assert "the closest of the condition's 2 runs" in result.output
     c = store_client()
-    mv = c.get_model_version_by_alias("mnist-mnist-small-batch", "champion")
+    mv = c.get_model_version_by_alias("mnist-small-batch", "champion")
     assert c.get_run(mv.run_id).data.params["lr"] == "0.05"
     assert stray_databases(tmp_path) == []
 
@@ -202,7 +202,7 @@ def test_mlflow_pytorch_load_model_gives_the_trained_net(trained_run, tiny, else
 
     rid = trained_run.info.run_id
     assert cli("models", "register", rid, "--alias", "champion").exit_code == 0
-    uri = "models:/mnist-mnist-small-batch@champion"
+    uri = "models:/mnist-small-batch@champion"
     c = store_client()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", c.tracking_uri)  # a user's, in a fresh process
     net = mlflow.pytorch.load_model(uri)
@@ -311,6 +311,7 @@ def test_a_model_logged_before_models_served_raw_images_still_evaluates(trained_
 ])
 def test_registry_errors_leave_nothing_behind(args, words):
     args = [a.replace("RID", "f" * 32) for a in args]  # names are checked before the run
+    store_client().search_experiments()  # a store with no runs (with none: test_new_user.py)
     result = cli("models", *args)
     assert result.exit_code == 2 and words in result.stderr, result.output
     assert all_runs() == [] or store_client().search_registered_models() == []

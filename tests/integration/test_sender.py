@@ -155,6 +155,19 @@ def test_system_metrics_ride_with_the_epochs_batches_and_make_no_calls_of_their_
     assert all(0 <= m.value <= 100 for m in history)
 
 
+def test_a_run_shorter_than_the_sampling_interval_gets_one_sample_at_its_end():
+    assert tracking.system.SAMPLING_S >= 5  # MLflow's interval, as a user's run has it
+    run = tracking.start_run("sender", "short", {"tracker.kind": "train"}, system_metrics=True)
+    time.sleep(0.5)
+    run.log_metrics(1, {"test_acc": 0.5})
+    run.end("FINISHED")
+    c = store_client()
+    (cpu,) = c.get_metric_history(run.run_id, "system/cpu_utilization_percentage")
+    assert cpu.step == 0 and 0 <= cpu.value <= 100
+    (memory,) = c.get_metric_history(run.run_id, "system/system_memory_usage_megabytes")
+    assert memory.value > 0
+
+
 def test_system_metrics_go_alone_when_no_epoch_ends_for_a_while(monkeypatch):
     monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")
     monkeypatch.setattr(tracking.system, "RIDE_S", 0.5)

@@ -20,7 +20,7 @@ from tracker.testkit.servers import ModelServer
 pytestmark = [pytest.mark.server, pytest.mark.slow,  # real digits: the clone must sit beside ../shared
               pytest.mark.skipif(not (REAL_MNIST / "MNIST" / "raw").is_dir(), reason="real MNIST not present")]
 
-NAME = "mnist-mnist-fast-batch"
+NAME = "mnist-fast-batch"
 SENT = 300  # digits sent to the server
 TAKES = "uint8 pixels 0-255 (whole numbers), N x 28 x 28 as mnist stores them, or N x 1 x 28 x 28"
 

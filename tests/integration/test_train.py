@@ -37,7 +37,7 @@ def test_run_logs_config_counts_and_versions(trained):
     run, tiny, c = trained
     p = run.data.params
     assert run.info.status == "FINISHED"
-    assert run.info.run_name == "mnist-mnist-small-group-seed7"
+    assert run.info.run_name == "mnist-small-group-seed7"
     assert (p["norm"], p["seed"], p["epochs"], p["batch_size"]) == ("group", "7", "3", "32")
     assert (p["params_total"], p["params_trainable"], p["receptive_field"]) == ("14864", "14864", "32")
     assert p["torch_version"] == torch.__version__ and p["mlflow_version"] == mlflow.__version__

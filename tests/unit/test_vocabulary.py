@@ -19,8 +19,9 @@ DEFINED = {
     "study.py": {x for j in study.REFERENCE for x in (j.key, j.column, j.title)},
 }
 WHERE = set(config.PLACEMENT) | set(config.NAMING)
-# the same text meaning another fact: torch's own key of an optimizer's param group
-NOT_OURS = {("runs/epochs.py", "lr")}
+# the same text meaning another fact: torch's own key of an optimizer's param group, and the
+# config key lr that another tool's name for it points to
+NOT_OURS = {("runs/epochs.py", "lr"), ("config.py", "lr")}
 
 
 def _docstrings(tree: ast.AST) -> set[int]:

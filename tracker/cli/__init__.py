@@ -11,10 +11,12 @@ import click
 
 from ..settings import apply_mlflow_env
 from . import models, results, runs, server
-from .options import Group
+from .options import Group, versions
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=versions,
+              help="Print tracker's version, and those of MLflow, PyTorch and Python it runs with.")
 def main():
     """Tracked, repeatable PyTorch studies on MLflow.
 

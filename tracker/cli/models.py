@@ -58,11 +58,17 @@ def models_list():
     import pandas as pd
 
     from ..results import render
+    from ..settings import tracking_uri
     from ..tracking import registry
+    from ..tracking.uri import redact
 
     rows = [{"name": m["name"], "latest": m["latest"], "aliases": m["aliases"],
              "test best %": f"{float(m[TEST_ACC_BEST]) * 100:.2f}" if m[TEST_ACC_BEST] else ""}
             for m in registry.listing()]
+    if not rows:
+        click.echo(f"no registered models at {redact(tracking_uri())} yet (tracker models register RUN_ID)",
+                   err=True)
+        return
     click.echo(render.table(pd.DataFrame(rows, columns=["name", "latest", "aliases", "test best %"])), nl=False)
 
 

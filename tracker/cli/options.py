@@ -45,6 +45,25 @@ class Group(click.Group):
             sys.exit(128 + e.signum)
 
 
+def versions(ctx, param, value) -> None:
+    """`tracker --version`: tracker's version and what it runs on, read from the installed
+    packages' metadata (nothing is imported: it is instant)."""
+    if not value or ctx.resilient_parsing:
+        return
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "not installed"
+
+    click.echo(f"tracker {of('tracker')} (mlflow {of('mlflow')}, torch {of('torch')}, "
+               f"python {platform.python_version()})")
+    ctx.exit()
+
+
 def _writable_folder(folder: Path, option: str) -> None:
     """The folder exists (or its nearest existing parent can hold it) and takes a new file."""
     probe = folder

@@ -79,28 +79,34 @@ def report_cmd(experiment, sweep_id, output, by, seed_param, **analysis):
 @click.command("runs")
 @click.option("--experiment", default=None,
               help="Experiment to list. Default: every experiment (`tracker experiments` lists them).")
+@click.option("--sweep", "sweep_id", default=None, metavar="RUN_ID", help="A sweep's parent run: its children.")
 @click.option("--filter", "filter_string", default="", help="MLflow filter string. Default: none.")
 @click.option("--stale", is_flag=True, help="Only RUNNING runs that are no longer alive.")
 @click.option("--older-than", default=STALE_AFTER, show_default=True,
               help="With --stale: seconds without a heartbeat for runs of other hosts.")
 @click.option("--mark-killed", is_flag=True, help="With --stale: mark them KILLED (then resume them).")
 @click.option("--format", "fmt", type=click.Choice([f for f in FORMATS if f != "html"]),
-              default="table", show_default=True)
-def runs_cmd(experiment, filter_string, stale, older_than, mark_killed, fmt):
-    """List runs: id, name, status, key params, best test accuracy, duration."""
+              default="table", show_default=True,
+              help="table and markdown show accuracies in %; csv and json keep them as fractions.")
+def runs_cmd(experiment, sweep_id, filter_string, stale, older_than, mark_killed, fmt):
+    """List runs: id, name, status, key params and the keys a sweep varied, final and best test
+    accuracy, duration."""
     from ..results import listing, render
     from ..tracking import store
 
-    found, marked = store.listing(experiment, filter_string, stale, older_than, mark_killed)
+    if experiment and sweep_id:
+        raise click.UsageError("give --experiment NAME or --sweep RUN_ID, not both")
+    found, marked = store.listing(experiment, filter_string, stale, older_than, mark_killed, sweep_id)
     if marked is not None:
         click.echo(f"marked {marked} stale run(s) KILLED; resume with tracker resume RUN_ID", err=True)
     if not found:
-        where = f"experiment {experiment!r}" if experiment else "the store"
+        where = f"sweep {sweep_id}" if sweep_id else f"experiment {experiment!r}" if experiment else "the store"
         what = "no stale runs" if stale else "no runs match the filter" if filter_string else "no runs"
         click.echo(f"{what} in {where}", err=True)
         return
-    names_by_id = None if experiment else store.experiment_names()
-    click.echo(render.table(listing.runs_table(found, names_by_id), fmt), nl=False)
+    names_by_id = None if experiment or sweep_id else store.experiment_names()
+    table = listing.runs_table(found, names_by_id)
+    click.echo(render.table(listing.shown(table, fmt), fmt), nl=False)
 
 
 @click.command("experiments")

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from .. import names
+from ..settings import sweep_output
 from .options import config_arg, data_opt, set_opt
 
 DEMO = str(Path(__file__).resolve().parents[2] / "experiments" / "mnist-demo.toml")
@@ -73,7 +74,8 @@ def demo(epochs, data_dir):
     from ..runs import driver, plan
 
     extra = {**({"epochs": epochs} if epochs else {}), **({"data_dir": data_dir} if data_dir else {})}
-    comparison = driver.run(plan.plan(experiment.read(DEMO), (), extra), echo=click.echo).comparison
+    with sweep_output():
+        comparison = driver.run(plan.plan(experiment.read(DEMO), (), extra), echo=click.echo).comparison
     click.echo(comparison.render(), nl=False)
     if comparison.footnote:
         click.echo(comparison.footnote, err=True)
@@ -125,7 +127,8 @@ def sweep_cmd(config, sets, data_dir, dry_run, workers, executor, address, cpus_
     from ..runs import driver
 
     ray = {"address": address, "cpus": cpus_per_run, "gpus": gpus_per_run} if executor == "ray" else None
-    done = driver.run(p, workers, echo=click.echo, ray=ray)
+    with sweep_output():
+        done = driver.run(p, workers, echo=click.echo, ray=ray)
     counts = done.counts
     click.echo(f"sweep {p.name} (parent run {done.parent_id}): {counts['finished']} finished, "
                f"{counts['skipped']} skipped, {counts['failed']} failed")

@@ -2,7 +2,7 @@
 and the misclassified images to show. Plain torch; runs/outcome_log.py logs them into a run
 (a training run's final evaluation, and `tracker evaluate`'s).
 
-    tracker evaluate models:/mnist-mnist-small-batch@champion --dataset mnist --data-dir ../shared/datasets
+    tracker evaluate models:/mnist-small-batch@champion --dataset mnist --data-dir ../shared/datasets
 """
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from ..ml.data import EVAL_BATCH, Batches
 from ..ml.ema import EMA
 from ..ml.train import evaluate, make_optimizer, make_scheduler, train_epoch
 from ..results import per_epoch
+from ..settings import epoch_lines
 from ..signals import SignalGuard
 from .. import names
 from . import outcome_log
@@ -151,9 +152,10 @@ def fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> list:
             history[k].append(metrics[k])
         with guard.critical():
             save(p, loop, run, history, epoch, improved)
-        print(f"epoch {epoch}/{cfg.epochs}: " + " ".join(
-            f"{k} {metrics[k]:{'.2%' if k.endswith('acc') else '.4f'}}" for k in EPOCH_LINE)
-            + f" ({metrics[names.EPOCH_TIME]:.1f}s)", flush=True)
+        if epoch_lines():  # a sweep written to a file: one line per run, not per epoch
+            print(f"epoch {epoch}/{cfg.epochs}: " + " ".join(
+                f"{k} {metrics[k]:{'.2%' if k.endswith('acc') else '.4f'}}" for k in EPOCH_LINE)
+                + f" ({metrics[names.EPOCH_TIME]:.1f}s)", flush=True)
     best = checkpoint.folder(run.run_id) / checkpoint.BEST
     if best.exists():
         run.log_artifact(best, checkpoint.ARTIFACTS)

@@ -2,7 +2,7 @@
 served model itself (the raw images in, as a client sends them), so a run's model evaluates to
 the run's own final test accuracy (its EMA weights and TTA are inside it).
 
-    tracker evaluate models:/mnist-mnist-small-batch@champion --dataset mnist --data-dir ../shared/datasets
+    tracker evaluate models:/mnist-small-batch@champion --dataset mnist --data-dir ../shared/datasets
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ the confusion matrix (JSON and PNG) and a gallery of misclassified images (PNG, 
 their indices, predicted and true labels). A training run logs these from its final
 evaluation, `tracker evaluate` from its own; `tracker report` shows them without the data.
 
-    tracker evaluate models:/mnist-mnist-small-batch@champion --dataset mnist --data-dir ../shared/datasets
+    tracker evaluate models:/mnist-small-batch@champion --dataset mnist --data-dir ../shared/datasets
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from typing import Iterator
 
 from ..config import RunConfig
 from ..errors import RunLost, UserError
-from ..settings import PROGRESS_ENV, URI_ENV, mlflow_env, store_root, uri_env
+from ..settings import EPOCH_LINES_ENV, PROGRESS_ENV, URI_ENV, epoch_lines, mlflow_env, store_root, uri_env
 from .. import names
 from ..tracking.uri import check_reachable, is_local, redact
 from .sweep import find_child
@@ -41,10 +41,11 @@ def shared_uri() -> str:
 
 def worker_env(uri: str) -> dict[str, str]:
     """What each task needs in its environment: the server, MLflow's settings as tracker sets
-    them, no progress bars. The data folder travels in each run's config. Credentials are not
-    sent: Ray shows a job's runtime_env in its dashboard, so they belong in the environment of
-    `ray start` on each node."""
-    return {**mlflow_env(), URI_ENV: uri, PROGRESS_ENV: "0"}
+    them, no progress bars, and a line per epoch only where the driver prints them (Ray sends a
+    task's output to the driver's). The data folder travels in each run's config. Credentials
+    are not sent: Ray shows a job's runtime_env in its dashboard, so they belong in the
+    environment of `ray start` on each node."""
+    return {**mlflow_env(), URI_ENV: uri, PROGRESS_ENV: "0", EPOCH_LINES_ENV: "1" if epoch_lines() else "0"}
 
 
 def check_gpus(gpus: float, devices: set[str]) -> None:

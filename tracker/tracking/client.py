@@ -15,10 +15,10 @@ from mlflow.exceptions import MlflowException, RestException
 from mlflow.tracking import MlflowClient
 
 from ..errors import TrackingError
-from ..settings import sqlite_path, store_root
+from ..settings import sqlite_path, store_root, tracking_uri
 from .. import names
 from .records import RunRecord
-from .uri import check_reachable, is_local, local_uri, redact
+from .uri import check_reachable, check_store, is_local, local_uri, redact
 
 for _quiet in ("mlflow.store.db.utils", "alembic.runtime.migration"):  # schema chatter on stderr
     logging.getLogger(_quiet).setLevel(logging.WARNING)
@@ -32,8 +32,20 @@ def message(e: BaseException) -> str:
 def translated(e: BaseException) -> BaseException:
     """An MLflow error as the one tracker error; anything else as it is."""
     if isinstance(e, MlflowException):
-        return TrackingError(f"tracking store: {message(e)}")
+        return TrackingError(refused(e) or f"tracking store: {message(e)}")
     return e
+
+
+def refused(e: MlflowException) -> str | None:
+    """A server's basic auth saying no, as what to do about it; None for any other error."""
+    where = f"tracking server {redact(tracking_uri())}"
+    status = e.get_http_status_code()
+    if status == 401:
+        return (f"{where} refused the request: not authenticated (401); set MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD (or check them)")
+    if status == 403:
+        return f"{where} refused the request: permission denied (403); ask its admin for the permission"
+    return None
 
 
 def edge(fn):
@@ -63,6 +75,14 @@ def client() -> MlflowClient:
     return c
 
 
+def reader() -> MlflowClient:
+    """MLflow's client for a command that only reads (runs, experiments, models list, show):
+    a SQLite store that does not exist is an error naming where it was looked for (NoStore),
+    never created; client() creates and migrates one, for the commands that write."""
+    check_store(tracking_uri())
+    return client()
+
+
 @contextlib.contextmanager
 def _creation_lock(db: Path):
     """MLflow creates and migrates a new SQLite store in whichever process comes first; N
@@ -83,8 +103,8 @@ def _creation_lock(db: Path):
 
 
 def unreachable(e: BaseException) -> bool:
-    """A failed connection (not an answer from the server, such as a 400)."""
-    if isinstance(e, RestException):
+    """A failed connection (not an answer from the server, such as a 400 or basic auth's 401)."""
+    if isinstance(e, RestException) or (isinstance(e, MlflowException) and refused(e)):
         return False
     return isinstance(e, (MlflowException, OSError, requests.exceptions.RequestException))
 

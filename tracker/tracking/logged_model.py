@@ -5,7 +5,7 @@ through tracker's client: MLflow's log_model and its models:/ and runs:/ resolut
 global tracking URI instead (./mlflow.db when MLFLOW_TRACKING_URI is unset), so the model is
 logged with the client's logged-model calls and URIs are resolved here.
 
-    tracker evaluate models:/mnist-mnist-small-batch@champion --dataset mnist
+    tracker evaluate models:/mnist-small-batch@champion --dataset mnist
 """
 from __future__ import annotations
 

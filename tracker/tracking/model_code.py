@@ -15,7 +15,7 @@ tensor schema's dtype before the model sees it (np.array(data, dtype=uint8) trun
 with HTTP 200. Without one, the model sees the numbers as sent and checks them itself, the
 same way in Python and over REST.
 
-    mlflow models serve -m models:/mnist-mnist-fast-batch@champion --env-manager local
+    mlflow models serve -m models:/mnist-fast-batch@champion --env-manager local
 """
 import mlflow
 import numpy as np

@@ -14,7 +14,7 @@ from mlflow.exceptions import MlflowException
 
 from ..errors import RegistryError
 from .. import names
-from .client import client, edge, get
+from .client import client, edge, get, reader
 from .logged_model import signature
 from .uri import redact
 
@@ -64,7 +64,7 @@ def register(run_id: str, name: str, alias: str | None = None) -> Registered:
     check_name(name)
     if alias:
         check_alias(alias)
-    c = client()
+    c = reader()  # the run must exist: a folder with no store is told so, not given one
     run = get(c, run_id)
     source, model_id = model_source(c, run)
     existing = [v for v in c.search_model_versions(f"name = '{name}'") if v.run_id == run_id]
@@ -100,7 +100,7 @@ def register(run_id: str, name: str, alias: str | None = None) -> Registered:
 
 def resolve(ref: str):
     """NAME, NAME@ALIAS or NAME/VERSION to a ModelVersion."""
-    c = client()
+    c = reader()
     name, alias, version = ref, None, None
     if "@" in ref:
         name, alias = ref.split("@", 1)
@@ -136,7 +136,7 @@ def delete_alias(name: str, alias: str) -> None:
 
 @edge
 def listing() -> list[dict]:
-    c = client()
+    c = reader()
     out = []
     for m in c.search_registered_models():
         versions = c.search_model_versions(f"name = '{m.name}'")

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..errors import TrackingError
 from ..settings import SQLITE
 from .records import RunRecord, Selection, check_sweep, keep, metric_value
+from .uri import no_store
 
 # alembic revisions of MLflow's SQL schema this reader was written and tested against
 # (tests/test_query_paths.py): dc11669786a5 is MLflow 3.17's head
@@ -38,7 +39,7 @@ def read_sqlite(db: Path, experiment: str | None, sweep: str | None) -> Selectio
     where = f"{SQLITE}{db}"
     if not db.exists():
         what = f"run {sweep!r}" if sweep else f"experiment {experiment!r}"
-        raise TrackingError(f"{what} not found: the store {where} holds no runs yet")
+        raise TrackingError(f"{what} not found: {no_store(db)}")
     if schema_revision(db) not in SCHEMAS:
         return None
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)

@@ -1,4 +1,5 @@
-"""Runs searched and changed through MLflow's client; every answer a plain record.
+"""Runs searched and changed through MLflow's client; every answer a plain record. What only
+reads asks the reader (no store is made where there is none); what writes, the client.
 
     tracker runs --experiment mnist-demo --stale
 """
@@ -14,7 +15,7 @@ from mlflow.entities import Param, RunTag, ViewType
 
 from ..settings import STALE_AFTER
 from .. import names
-from .client import client, edge, ensure_experiment, experiment_id, get, record
+from .client import client, edge, ensure_experiment, experiment_id, get, reader, record
 from .records import RunRecord, Selection, is_sweep_parent, keep
 from ..errors import TrackingError
 
@@ -25,7 +26,7 @@ MAX_RESULTS = 50000
 def search(experiment: str | None, filter_string: str = "", order_by: list[str] | None = None) -> list[RunRecord]:
     """Every active run of an experiment (None: of every experiment) that matches an MLflow
     filter string."""
-    c = client()
+    c = reader()
     ids = [experiment_id(c, experiment)] if experiment is not None else [
         e.experiment_id for e in c.search_experiments(view_type=ViewType.ACTIVE_ONLY)]
     if not ids:
@@ -38,7 +39,7 @@ def search(experiment: str | None, filter_string: str = "", order_by: list[str] 
 @edge
 def experiments() -> list[dict]:
     """The store's active experiments: name, id, how many runs, when the newest started (ms)."""
-    c = client()
+    c = reader()
     out = []
     for e in c.search_experiments(view_type=ViewType.ACTIVE_ONLY):
         runs = c.search_runs([e.experiment_id], run_view_type=ViewType.ACTIVE_ONLY,
@@ -51,12 +52,12 @@ def experiments() -> list[dict]:
 @edge
 def experiment_names() -> dict[str, str]:
     """The store's active experiments: id -> name (no runs read)."""
-    return {e.experiment_id: e.name for e in client().search_experiments(view_type=ViewType.ACTIVE_ONLY)}
+    return {e.experiment_id: e.name for e in reader().search_experiments(view_type=ViewType.ACTIVE_ONLY)}
 
 
 @edge
 def get_run(run_id: str) -> RunRecord:
-    return record(get(client(), run_id))
+    return record(get(reader(), run_id))
 
 
 @edge
@@ -64,20 +65,28 @@ def select(experiment: str | None, sweep: str | None, filter_string: str = "") -
     """The runs compare reads, through MLflow's own search (any store, any filter)."""
     sweep_tags = None
     if sweep:
-        parent = get_run(sweep)
-        if not is_sweep_parent(parent.tags):
-            raise TrackingError(f"run {sweep!r} is not a sweep's parent run")
-        sweep_tags = parent.tags
-        experiment = client().get_experiment(parent.experiment_id).name
-        clause = f"tags.`{names.PARENT}` = '{sweep}'"
-        filter_string = f"{clause} and {filter_string}" if filter_string else clause
+        experiment, filter_string, sweep_tags = sweep_scope(sweep, filter_string)
     return keep(search(experiment, filter_string), experiment, sweep, sweep_tags)
+
+
+def _and(clause: str, filter_string: str) -> str:
+    return f"{clause} and {filter_string}" if filter_string else clause
+
+
+def sweep_scope(sweep: str, filter_string: str = "") -> tuple[str, str, dict]:
+    """A sweep's children as a search: (its experiment, the filter that keeps its children,
+    the parent's tags); a run that is not a sweep's parent is one line."""
+    parent = get_run(sweep)
+    if not is_sweep_parent(parent.tags):
+        raise TrackingError(f"run {sweep!r} is not a sweep's parent run")
+    experiment = reader().get_experiment(parent.experiment_id).name
+    return experiment, _and(f"tags.`{names.PARENT}` = '{sweep}'", filter_string), parent.tags
 
 
 @edge
 def histories(run_ids: Iterable[str], keys: Iterable[str]) -> dict[str, dict[str, list[float]]]:
     """Per run, each metric's values in step order (the last value logged at a step)."""
-    c = client()
+    c = reader()
 
     def steps(rid, key):
         by_step = {m.step: m.value for m in sorted(c.get_metric_history(rid, key),
@@ -90,7 +99,7 @@ def histories(run_ids: Iterable[str], keys: Iterable[str]) -> dict[str, dict[str
 @edge
 def artifacts(run_id: str, path: str | None = None) -> list[str]:
     """Artifact paths of a run, folders expanded."""
-    c = client()
+    c = reader()
     out = []
     for a in c.list_artifacts(run_id, path):
         out += artifacts(run_id, a.path) if a.is_dir else [a.path]
@@ -103,7 +112,7 @@ def fetch_artifact(run_id: str, path: str, dest: Path) -> bool:
 
     dest.mkdir(parents=True, exist_ok=True)
     try:
-        client().download_artifacts(run_id, path, str(dest))
+        reader().download_artifacts(run_id, path, str(dest))
         return True
     except (MlflowException, OSError):
         return False
@@ -182,11 +191,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def stale_runs(experiment: str | None, older_than: float) -> list[RunRecord]:
+def stale_runs(experiment: str | None, older_than: float, filter_string: str = "") -> list[RunRecord]:
     """RUNNING runs whose process is gone (same host) or whose heartbeat is older than older_than s."""
     now, host = time.time(), socket.gethostname()
     out = []
-    for r in search(experiment, "attributes.status = 'RUNNING'"):
+    for r in search(experiment, _and("attributes.status = 'RUNNING'", filter_string)):
         beat = float(r.tags.get(names.HEARTBEAT, r.start_time / 1000))
         local = r.tags.get(names.HOST) == host
         if (local and not is_live(r)) or (not local and now - beat > older_than):
@@ -195,13 +204,15 @@ def stale_runs(experiment: str | None, older_than: float) -> list[RunRecord]:
 
 
 def listing(experiment: str | None, filter_string: str = "", stale: bool = False, older_than: float = STALE_AFTER,
-            mark: bool = False) -> tuple[list[RunRecord], int | None]:
-    """`tracker runs`: an experiment's runs (None: every experiment's; not the runs of a
-    sweep's condition curves, which are no training runs), or the stale ones (marked KILLED
-    when asked: then also how many were)."""
+            mark: bool = False, sweep: str | None = None) -> tuple[list[RunRecord], int | None]:
+    """`tracker runs`: an experiment's runs (None: every experiment's), or a sweep's children,
+    not the runs of a sweep's condition curves (no training runs); or the stale ones of those
+    (marked KILLED when asked: then also how many were)."""
+    if sweep:
+        experiment, filter_string, _ = sweep_scope(sweep, filter_string)
     if not stale:
         return [r for r in search(experiment, filter_string) if r.tags.get(names.KIND) != names.CONDITION_KIND], None
-    found = stale_runs(experiment, older_than)
+    found = stale_runs(experiment, older_than, filter_string)
     if not mark:
         return found, None
     for r in found:
@@ -215,7 +226,7 @@ def describe(run_id: str, keys: Iterable[str]):
     artifacts, and the URIs of the models it logged (models:/m-...)."""
     import pandas as pd
 
-    c = client()
+    c = reader()
     full = get(c, run_id)
     hist = {k: {m.step: m.value for m in c.get_metric_history(run_id, k)} for k in keys}
     frame = pd.DataFrame(hist).sort_index()

@@ -1,6 +1,7 @@
 """MLflow's own system-metrics monitor on a training run: CPU, memory, disk and network (and GPU
-where a GPU and its NVML binding exist), sampled every SAMPLING_S seconds by a thread of its own
-and logged as the run's system/* metrics, which fill its "System metrics" tab in the MLflow UI.
+where a GPU and its NVML binding exist), sampled every SAMPLING_S seconds by a thread of its own,
+and once more when the run ends, and logged as the run's system/* metrics, which fill its
+"System metrics" tab in the MLflow UI.
 Off with the config key system_metrics = false or TRACKER_SYSTEM_METRICS=0.
 
     tracker train experiments/mnist-demo.toml --set system_metrics=false
@@ -63,11 +64,13 @@ def start(tracking_uri: str, run_id: str, publish: Callable[[int, dict], None], 
 
         def monitor(self):
             try:
-                while True:
+                ended = False
+                while not ended:
                     for _ in range(self.samples_before_logging):
-                        self.collect_metrics()
-                        if self._shutdown_event.wait(self.sampling_interval):
-                            return
+                        ended = self._shutdown_event.wait(self.sampling_interval)
+                        self.collect_metrics()  # at the interval's end: CPU use is since the last sample
+                        if ended:  # the run ended: its last, shorter interval is sampled too, so
+                            break  # a run shorter than SAMPLING_S still gets one sample
                     self.publish_metrics(self.aggregate_metrics())
             except Exception as e:  # a sampler that fails stops the sampling, not the run
                 logging.getLogger(__name__).warning("system metrics stopped: %r", e)

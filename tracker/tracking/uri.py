@@ -8,11 +8,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
-from ..errors import TrackingError, Unreachable
-from ..settings import URI_ENV, embedded_uri, store_root, tracking_uri
+from ..errors import NoStore, TrackingError, Unreachable
+from ..settings import STORE_ENV, URI_ENV, embedded_uri, sqlite_path, store_db, store_root, tracking_uri
 
-__all__ = ["local_uri", "is_local", "redact", "check_reachable", "server_up", "wait_up"]
+__all__ = ["local_uri", "is_local", "redact", "check_reachable", "server_up", "wait_up", "no_store",
+           "check_store"]
 
 
 def is_local(uri: str) -> bool:
@@ -25,6 +27,32 @@ def local_uri() -> str:
     if uri == embedded_uri():
         store_root().mkdir(parents=True, exist_ok=True)
     return uri
+
+
+def _shown(path: Path) -> str:
+    """A path as the user would type it: ./mlruns under the current folder, else absolute."""
+    try:
+        rel = path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return str(path)
+    return "." if str(rel) == "." else f"./{rel.as_posix()}"
+
+
+def no_store(db: Path) -> str:
+    """The one line for a SQLite store that does not exist: where it was looked for, and how
+    to point tracker at the right one."""
+    if db.resolve() == store_db().resolve():
+        return (f"no tracker store in {_shown(store_root())}; cd to your project, or set {STORE_ENV} "
+                f"or {URI_ENV}")
+    return f"no tracker store at {_shown(db)} ({URI_ENV}); cd to your project, or set {URI_ENV} to your store"
+
+
+def check_store(uri: str) -> None:
+    """A command that only reads refuses a SQLite store that does not exist (NoStore), rather
+    than create an empty one where the user happens to be."""
+    db = sqlite_path(uri)
+    if db is not None and not db.exists():
+        raise NoStore(no_store(db))
 
 
 def redact(uri: str) -> str:
