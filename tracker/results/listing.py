@@ -13,11 +13,12 @@ import math
 import pandas as pd
 
 from .. import names
-from ..study import JUDGED
+from ..study import REFERENCE
 from ..tracking.records import RunRecord, grid_keys
 
 PARAMS = ("norm", "seed", "epochs")  # the params a listing shows, with the keys the runs swept
-ACCURACIES = {j.metric: j.title.split(" (")[0] for j in (JUDGED["final"], JUDGED["best_test"])}  # metric -> title
+ACCURACIES = {j.metric: j.title.split(" (")[0] for j in REFERENCE  # metric -> its title
+              if j.metric in (names.TEST_ACC, names.TEST_ACC_BEST)}
 MACHINE = ("csv", "json")  # formats that keep the values: accuracies as fractions in [0, 1]
 
 
