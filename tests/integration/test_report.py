@@ -11,9 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers import REAL_MNIST
-from tests.helpers import all_runs, cli, store_client
-from tests.integration.test_compare import BEST, _run
+from tests.helpers import BEST, REAL_MNIST, all_runs, cli, log_run, store_client
 from tracker.testkit.browser import page
 from tracker.testkit.fakedata import real_subset
 
@@ -120,7 +118,7 @@ def test_report_of_a_real_sweep(tmp_path):
             assert row[title] == f"{v.mean() * 100:.2f} ± {v.std(ddof=1) * 100:.2f}"
         assert row["n"] == "2"
     first, second = sorted(rows.values(), key=lambda r: r["verdict"] != "baseline")
-    assert first["Δ vs baseline (95% CI), pp"] == "baseline" and second["verdict"] in ("better", "worse", "undecided")
+    assert first["Δ vs baseline (CI decided on), pp"] == "baseline" and second["verdict"] in ("better", "worse", "undecided")
     findings = readme.split("## Findings\n", 1)[1].split("## Results", 1)[0]
     assert "Judged on the final test accuracy" in findings and "picked on the test set" in findings
     assert f"norm={second['norm']}**" in findings  # a sentence about the one comparison
@@ -155,8 +153,8 @@ def test_report_of_hand_made_runs_says_what_is_missing(tmp_path):
     exp = c.create_experiment("hand")
     for norm, values in BEST.items():
         for seed, best in enumerate(values, 1):
-            _run(c, exp, norm, seed, best)
-    killed = _run(c, exp, "layer", 9, 0.2, status="KILLED")
+            log_run(c, exp, norm, seed, best)
+    killed = log_run(c, exp, "layer", 9, 0.2, status="KILLED")
     out = tmp_path / "r"
     result = cli("report", "--experiment", "hand", "--by", "norm", "--output", str(out))
     assert result.exit_code == 0, result.output
@@ -166,8 +164,8 @@ def test_report_of_hand_made_runs_says_what_is_missing(tmp_path):
     assert [(r["norm"], r["n"]) for r in rows] == [("batch", "3"), ("layer", "3"), ("group", "1")]
     assert rows[0]["test final %"] == "98.57 ± 0.25" and rows[2]["test final %"] == "95.80"  # n = 1
     d = (np.mean(BEST["layer"]) - np.mean(BEST["batch"])) * 100
-    assert rows[1]["Δ vs baseline (95% CI), pp"].startswith(f"{d:+.2f} (")
-    assert rows[2]["Δ vs baseline (95% CI), pp"] == f"{(0.960 - np.mean(BEST['batch'])) * 100:+.2f}"
+    assert rows[1]["Δ vs baseline (CI decided on), pp"].startswith(f"{d:+.2f} (")
+    assert rows[2]["Δ vs baseline (CI decided on), pp"] == f"{(0.960 - np.mean(BEST['batch'])) * 100:+.2f}"
     assert "**norm=layer** is worse than **norm=batch**" in readme
     assert "**norm=group** has one counted run: it has no spread and no test" in readme
     assert "logged no dataset inputs" in readme and readme.count("logged no confusion matrix") == 3

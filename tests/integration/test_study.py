@@ -5,8 +5,7 @@ import json
 import pytest
 from mlflow.entities import Param, RunTag
 
-from tests.helpers import cli, store_client
-from tests.integration.test_compare import _run
+from tests.helpers import cli, log_run, store_client
 from tracker.errors import ConfigError
 from tracker.study import Study, parse
 
@@ -43,7 +42,7 @@ def test_declared_then_overridden(tmp_path):
     pid = parent.info.run_id
     for norm, values in (("batch", [0.95, 0.951, 0.949]), ("group", [0.950, 0.952, 0.948])):
         for seed, v in enumerate(values, 1):
-            rid = _run(c, exp, norm, seed, v + 0.002)  # final = v
+            rid = log_run(c, exp, norm, seed, v + 0.002)  # final = v
             c.log_batch(rid, tags=[RunTag("mlflow.parentRunId", pid), RunTag("tracker.sweep", "s-1")],
                         params=[Param("x", "1")])
     rows = {r["norm"]: r for r in json.loads(cli("compare", "--sweep", pid, "--format", "json").stdout)}
