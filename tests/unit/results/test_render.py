@@ -68,3 +68,9 @@ def test_blocks_as_one_page_with_every_image_inline(tmp_path):
     assert "<title>given</title>" in inline and f'<img alt="a &quot;quoted&quot; alt" src="{data_uri(PNG)}">' in inline
     with pytest.raises(ValueError, match="unknown block 'video'"):
         html([("video", "x")])
+
+
+def test_the_pages_title_is_the_one_given_else_the_first_h1():
+    assert "<title>given</title>" in html([("h1", "first"), ("h1", "second")], title="given")
+    assert "<title>first</title>" in html([("h2", "x"), ("h1", "first"), ("h1", "second")])
+    assert "<title>tracker report</title>" in html([("p", "x")])
