@@ -132,3 +132,29 @@ def test_compare_needs_one_selection_and_known_runs(experiment):
     assert result.exit_code == 2 and "not found" in result.stderr
     result = cli("compare", "--experiment", "nope")
     assert result.exit_code == 2 and "'nope' not found" in result.stderr
+
+
+def test_compare_json_csv_and_markdown_carry_holm_and_the_difference(experiment):
+    rows = json.loads(cli("compare", "--experiment", "hand", "--format", "json").stdout)
+    assert [r["norm"] for r in rows] == ["batch", "layer", "group"]
+    # judged on the final accuracy: each run's best - 0.002, so differences and p are the best's
+    p_layer = stats.ttest_ind(BEST["layer"], BEST["batch"], equal_var=False).pvalue
+    # one valid comparison (group has n = 1): Holm leaves it as it is
+    assert rows[1]["p_holm"] == pytest.approx(p_layer, rel=1e-9)
+    assert rows[0]["p_holm"] is None and rows[2]["p_holm"] is None
+    ci = stats.ttest_ind(BEST["layer"], BEST["batch"], equal_var=False).confidence_interval(0.95)
+    diff = np.mean(BEST["layer"]) - np.mean(BEST["batch"])
+    assert rows[1]["diff_vs_baseline"] == pytest.approx(diff, abs=1e-12)
+    assert (rows[1]["diff_ci_low"], rows[1]["diff_ci_high"]) == pytest.approx((ci.low, ci.high), rel=1e-9)
+    assert rows[0]["diff_vs_baseline"] == 0 and rows[0]["diff_ci_low"] is None
+    assert rows[2]["diff_vs_baseline"] == pytest.approx(0.960 - np.mean(BEST["batch"]), abs=1e-12)
+    assert rows[2]["diff_ci_low"] is None  # n = 1: no interval
+    csv = cli("compare", "--experiment", "hand", "--format", "csv").stdout.splitlines()[0].split(",")
+    assert {"p_holm", "diff_vs_baseline", "diff_ci_low", "diff_ci_high", "verdict", "verdict_reason",
+            "detectable_diff", "seeds_needed"} <= set(csv)
+    md = cli("compare", "--experiment", "hand", "--format", "markdown").stdout.splitlines()
+    assert md[0].endswith("| p Holm | Δ vs baseline (CI decided on), pp | verdict |")
+    layer = md[3].split(" | ")  # a worse at one look: decided on the 1 - alpha interval, 95%
+    assert layer[-2] == f"{diff * 100:+.2f} (95%: {ci.low * 100:+.2f} to {ci.high * 100:+.2f})"
+    assert layer[-3] == f"{p_layer:.3g}" and layer[-1] == "worse |"
+    assert md[2].split(" | ")[-2:] == ["baseline", "baseline |"]

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import stats
 
 from tests.helpers import BEST, REAL_MNIST, all_runs, cli, log_run, store_client
 from tracker.testkit.browser import page
@@ -118,7 +119,15 @@ def test_report_of_a_real_sweep(tmp_path):
             assert row[title] == f"{v.mean() * 100:.2f} ± {v.std(ddof=1) * 100:.2f}"
         assert row["n"] == "2"
     first, second = sorted(rows.values(), key=lambda r: r["verdict"] != "baseline")
-    assert first["Δ vs baseline (CI decided on), pp"] == "baseline" and second["verdict"] in ("better", "worse", "undecided")
+    assert first["norm"] == "batch" and first["Δ vs baseline (CI decided on), pp"] == "baseline"  # the grid's first
+    # the verdict from the runs by hand: Welch's test at alpha 0.05 (no margin), spreads at least one test image
+    # of the 10,000 the runs' config names
+    final = {n: np.array([r.data.metrics["test_acc"] for r in children if r.data.params["norm"] == n]) for n in rows}
+    a, b = final["group"], final["batch"]
+    va, vb = (max(v.var(ddof=1), 1e-8) / len(v) for v in (a, b))
+    t = (a.mean() - b.mean()) / math.sqrt(va + vb)
+    p = 2 * stats.t.sf(abs(t), (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1)))
+    assert second["verdict"] == (("better" if t > 0 else "worse") if p < 0.05 else "undecided")
     findings = readme.split("## Findings\n", 1)[1].split("## Results", 1)[0]
     assert "Judged on the final test accuracy" in findings and "picked on the test set" in findings
     assert f"norm={second['norm']}**" in findings  # a sentence about the one comparison

@@ -1,28 +1,13 @@
-"""The analysis a study declares ([study]): parsed and refused like the config, logged on the
+"""The analysis a study declares ([study]) from the command line: refused before any run, logged on the
 sweep's parent, used by `compare --sweep` unless options override it (and then said so)."""
 import json
 
-import pytest
 from mlflow.entities import Param, RunTag
 
 from tests.helpers import cli, log_run, store_client
-from tracker.errors import ConfigError
 from tracker.study import Study, parse
 
 GRID = '[grid]\nnorm = ["batch", "group"]\n'
-
-
-@pytest.mark.parametrize("table,words", [
-    ({"margins": 0.1}, "unknown study key 'margins'"),
-    ({"metric": "best"}, "study key 'metric': unknown value 'best'"),
-    ({"margin": -1}, "study key 'margin'"),
-    ({"alpha": 0.7}, "study key 'alpha'"),
-    ({"looks": [5, 3]}, "study key 'looks'"),
-    ({"looks": 3}, "study key 'looks'"),
-])
-def test_a_bad_study_table_names_the_key(table, words):
-    with pytest.raises(ConfigError, match=words.replace("(", r"\(")):
-        parse(table)
 
 
 def test_the_file_refuses_a_bad_study_before_any_run(tmp_path):

@@ -128,3 +128,16 @@ def test_json_round_trip_and_what_a_sweep_logged():
 def test_every_reference_metric_has_its_own_column_and_title():
     assert [j.key for j in REFERENCE] == ["final", "best_val", "best_test", "train_best"]
     assert len({j.column for j in REFERENCE}) == len({j.title for j in REFERENCE}) == 4
+
+
+@pytest.mark.parametrize("table,words", [
+    ({"margins": 0.1}, "unknown study key 'margins'"),
+    ({"metric": "best"}, "study key 'metric': unknown value 'best'"),
+    ({"margin": -1}, "study key 'margin'"),
+    ({"alpha": 0.7}, "study key 'alpha'"),
+    ({"looks": [5, 3]}, "study key 'looks'"),
+    ({"looks": 3}, "study key 'looks'"),
+])
+def test_a_bad_study_table_names_the_key(table, words):
+    with pytest.raises(ConfigError, match=words.replace("(", r"\(")):
+        parse(table)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 from scipy import stats as sp
 
-from tests.helpers import compared, record, runs_of, tracker_run
+from tests.helpers import compared, record, runs_of
 from tracker.results.cells import analysis_line, best_lines, cells, level_label, notes
 from tracker.study import Study
 

@@ -19,6 +19,18 @@ def test_time_to_target_sums_the_epochs_up_to_the_first_that_reached_it():
     assert time_to_target({}, 0.5) is None
 
 
+H = {"test_acc": [0.95, 0.985, 0.991, 0.989, 0.994], "epoch_time_s": [10.0, 9.0, 9.5, 9.0, 8.5],
+     "val_acc": [0.94, 0.98, 0.99, 0.992, 0.992]}
+
+
+def test_five_epochs_by_hand():
+    assert time_to_target(H, 0.99) == pytest.approx(10.0 + 9.0 + 9.5)
+    assert time_to_target(H, 0.95) == pytest.approx(10.0)
+    assert time_to_target(H, 0.994) == pytest.approx(46.0)
+    assert time_to_target(H, 0.995) is None
+    assert at_best_val(H) == 0.989  # val 0.992 first at epoch 4
+
+
 def test_at_best_val_takes_the_first_best_validation_epoch():
     assert at_best_val({"val_acc": [0.90, 0.95, 0.95, 0.94], "test_acc": [0.91, 0.96, 0.97, 0.98]}) == 0.96
     assert at_best_val({"val_acc": [math.nan, 0.9, math.nan], "test_acc": [0.99, 0.92, 0.93]}) == 0.92
