@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import BEST, log_run, store_client
 from tracker.testkit.fakedata import write_mnist
 
 
@@ -30,3 +31,17 @@ def tiny(mnist_dir) -> dict:
     return {"dataset": "mnist", "arch": "mnist-small", "epochs": 2, "batch_size": 32,
             "lr": 0.05, "dropout": 0.0, "data_dir": str(mnist_dir), "experiment": "tiny",
             "download": False}
+
+
+@pytest.fixture
+def experiment() -> str:
+    """The hand-made experiment "hand" in the test store: BEST's runs, and a FAILED batch run and
+    a KILLED layer run that do not count."""
+    c = store_client()
+    exp = c.create_experiment("hand")
+    for norm, values in BEST.items():
+        for seed, best in enumerate(values, 1):
+            log_run(c, exp, norm, seed, best)
+    log_run(c, exp, "batch", 9, 0.2, status="FAILED")
+    log_run(c, exp, "layer", 9, 0.2, status="KILLED")
+    return "hand"

@@ -1,12 +1,17 @@
-"""Shared test helpers: CLI arguments and a client on the test store."""
+"""Shared test helpers: CLI arguments, a client on the test store, runs logged into it, and
+hand-made run records with the comparison `tracker compare` makes of them (no store)."""
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
 from click.testing import CliRunner
 
 REAL_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets"  # beside the clone
+# each condition's best test accuracy per seed (1, 2, 3): the hand-made experiment of the
+# compare, report and study tests; group has one seed
+BEST = {"batch": [0.990, 0.985, 0.988], "layer": [0.975, 0.970, 0.978], "group": [0.960]}
 
 
 def sets(overrides: dict) -> list[str]:
@@ -83,3 +88,77 @@ def comparison(values: dict[str, list[float]], study=None, extra: list | None = 
     counted = count(found, (), study.judged())
     rows, judging = aggregate(counted, study, found.grid)
     return Comparison(counted, rows, "hand-made", study, None, judging)
+
+
+def log_run(c, exp: str, norm: str, seed: int, best: float, status: str = "FINISHED") -> str:
+    """A training run logged into the store as tracker logs one, by hand: two epochs, the final
+    test accuracy best - 0.002; returns its id."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    run = c.create_run(exp, run_name=f"mnist-s8-{norm}-seed{seed}")
+    rid = run.info.run_id
+    metrics = {"test_acc_best": best, "train_acc_best": best - 0.01,
+               "epoch_time_mean_s": 10.0 + seed}
+    c.log_batch(rid, metrics=[Metric(k, v, 0, 2) for k, v in metrics.items()],
+                params=[Param("norm", norm), Param("seed", str(seed)), Param("epochs", "2"),
+                        Param("params_total", "47890")],
+                tags=[RunTag("tracker.kind", "train")])
+    for step, acc in ((1, best - 0.05), (2, best - 0.002)):
+        c.log_batch(rid, metrics=[Metric("test_acc", acc, 0, step), Metric("test_loss", 1 - acc, 0, step)])
+    c.set_terminated(rid, status)
+    return rid
+
+
+# hand-made records: no store
+
+_ids = itertools.count(1)
+
+
+def record(params: dict | None = None, metrics: dict | None = None, status: str = "FINISHED",
+           tags: dict | None = None, start: int | None = None, run_id: str | None = None,
+           name: str | None = None):
+    """A RunRecord as any path reads one; start defaults to the order the records were made."""
+    from tracker.tracking.records import RunRecord
+
+    n = next(_ids)
+    return RunRecord(run_id or f"run{n:04d}", name or f"run-{n}", status, dict(params or {}),
+                     dict(metrics or {}), dict(tags or {}), n * 1000 if start is None else start)
+
+
+def tracker_run(norm: str, seed: int | None, final: float, status: str = "FINISHED", *,
+                best: float | None = None, train: float | None = None, epoch_s: float = 10.0,
+                metrics: dict | None = None, tags: dict | None = None, **params):
+    """A run of tracker's own (its kind tag, its config's norm, seed, dataset and epochs): the final
+    test accuracy `final`, its best epoch's `best` (default final), the training's best `train`."""
+    config = {"dataset": "mnist", "arch": "mnist-small", "norm": norm, "epochs": "2",
+              "params_total": "47890", **({"seed": str(seed)} if seed is not None else {})}
+    config.update({k: str(v) for k, v in params.items()})
+    values = {"test_acc": final, "test_acc_best": final if best is None else best,
+              "train_acc_best": final + 0.005 if train is None else train, "epoch_time_mean_s": epoch_s,
+              **(metrics or {})}
+    return record(config, values, status, {"tracker.kind": "train", **(tags or {})},
+                  name=f"mnist-mnist-small-{norm}-seed{seed}")
+
+
+def runs_of(values: dict[str, list[float]], **params) -> list:
+    """tracker runs of each norm, seeds 1, 2, ... with these final test accuracies."""
+    return [tracker_run(norm, seed, v, **params) for norm, vs in values.items() for seed, v in enumerate(vs, 1)]
+
+
+def compared(runs, study=None, by: tuple[str, ...] = (), options: dict | None = None,
+             grid: dict | None = None, decisions: str | None = None, experiment: str = "hand",
+             seed_param: str = "seed"):
+    """tracker.results.compare.compare on these records, as if the store had held them: a sweep
+    that declared `study` (None: none) over `grid`."""
+    import pytest
+
+    from tracker.results.compare import compare
+    from tracker.tracking import query
+    from tracker.tracking.records import Selection
+
+    grid = {k: [str(v) for v in vs] for k, vs in (grid or {}).items()}
+    found = Selection(list(runs), experiment, list(grid), None if study is None else study.as_json(),
+                      grid, None, decisions)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(query, "select", lambda *args: found)
+        return compare(experiment, None, by=by, options=options, seed_param=seed_param)

@@ -150,10 +150,11 @@ class Study:
         known = next((j for j in REFERENCE if j.metric == self.metric_key), None)
         if known is not None and self.at in (None, "last") and self.goal in (None, known.goal):
             return known
-        if self.goal is None:
+        goal = self.goal or (known.goal if known is not None else None)  # tracker's own: known
+        if goal is None:
             raise ConfigError(f"metric {self.metric_key!r}: say whether higher or lower is better "
                               "(--goal maximize|minimize, or goal in [study])")
-        return custom(self.metric_key, self.goal, self.at or "last")
+        return custom(self.metric_key, goal, self.at or "last")
 
 
 def check_looks(looks: Sequence[int]) -> tuple[int, ...]:

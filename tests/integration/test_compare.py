@@ -6,40 +6,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Param, RunTag
 from scipy import stats
 
-from tests.helpers import cli, store_client
-
-BEST = {"batch": [0.990, 0.985, 0.988], "layer": [0.975, 0.970, 0.978], "group": [0.960]}
-
-
-def _run(c, exp, norm, seed, best, status="FINISHED"):
-    run = c.create_run(exp, run_name=f"mnist-s8-{norm}-seed{seed}")
-    rid = run.info.run_id
-    metrics = {"test_acc_best": best, "train_acc_best": best - 0.01,
-               "epoch_time_mean_s": 10.0 + seed}
-    c.log_batch(rid, metrics=[Metric(k, v, 0, 2) for k, v in metrics.items()],
-                params=[Param("norm", norm), Param("seed", str(seed)), Param("epochs", "2"),
-                        Param("params_total", "47890")],
-                tags=[RunTag("tracker.kind", "train")])
-    for step, acc in ((1, best - 0.05), (2, best - 0.002)):
-        c.log_batch(rid, metrics=[Metric("test_acc", acc, 0, step), Metric("test_loss", 1 - acc, 0, step)])
-    c.set_terminated(rid, status)
-    return rid
-
-
-@pytest.fixture
-def experiment():
-    c = store_client()
-    exp = c.create_experiment("hand")
-    for norm, values in BEST.items():
-        for seed, best in enumerate(values, 1):
-            _run(c, exp, norm, seed, best)
-    _run(c, exp, "batch", 9, 0.2, status="FAILED")
-    _run(c, exp, "layer", 9, 0.2, status="KILLED")
-    return "hand"
-
+from tests.helpers import BEST, cli, log_run, store_client
 
 def welch(a, b):
     a, b = np.array(a), np.array(b)
@@ -84,7 +54,7 @@ def test_a_seed_run_twice_counts_once():
     c = store_client()
     exp = c.create_experiment("twice")
     for seed, best in ((1, 0.97), (2, 0.95), (2, 0.99)):  # seed 2 run again: the newest counts
-        _run(c, exp, "batch", seed, best)
+        log_run(c, exp, "batch", seed, best)
     rows = json.loads(cli("compare", "--experiment", "twice", "--format", "json").stdout)
     assert rows[0]["n"] == 2 and rows[0]["test_acc_final_mean"] == pytest.approx(0.98 - 0.002)
     result = cli("compare", "--experiment", "twice")
@@ -95,7 +65,7 @@ def test_an_accuracy_interval_stays_inside_0_to_100():
     c = store_client()
     exp = c.create_experiment("wide")
     for seed, best in ((1, 0.202), (2, 0.92)):  # final 0.20 and 0.918: a t interval below 0
-        _run(c, exp, "batch", seed, best)
+        log_run(c, exp, "batch", seed, best)
     (row,) = json.loads(cli("compare", "--experiment", "wide", "--format", "json").stdout)
     assert row["test_acc_final_ci_low"] == 0.0 and row["test_acc_final_ci_high"] == 1.0
     assert "0.00–100.00" in cli("compare", "--experiment", "wide").stdout
@@ -146,12 +116,12 @@ def test_an_experiment_of_one_grid_is_grouped_by_its_keys():
     c = store_client()
     exp = c.create_experiment("grid")
     for lr, seed, best in (("0.1", 1, 0.91), ("0.1", 2, 0.93), ("0.01", 1, 0.97), ("0.01", 2, 0.95)):
-        rid = _run(c, exp, "batch", seed, best)
+        rid = log_run(c, exp, "batch", seed, best)
         c.log_batch(rid, params=[Param("lr", lr)], tags=[RunTag("tracker.grid_keys", "lr,seed")])
     rows = json.loads(cli("compare", "--experiment", "grid", "--format", "json").stdout)
     assert [(r["lr"], r["n"]) for r in rows] == [("0.01", 2), ("0.1", 2)]  # not one row for norm=batch
     assert rows[0]["test_acc_best_mean"] == pytest.approx(0.96, abs=1e-12)
-    _run(c, exp, "batch", 3, 0.5)  # a run from no sweep: back to norm
+    log_run(c, exp, "batch", 3, 0.5)  # a run from no sweep: back to norm
     rows = json.loads(cli("compare", "--experiment", "grid", "--format", "json").stdout)
     assert [(r["norm"], r["n"]) for r in rows] == [("batch", 5)]
 
@@ -162,3 +132,29 @@ def test_compare_needs_one_selection_and_known_runs(experiment):
     assert result.exit_code == 2 and "not found" in result.stderr
     result = cli("compare", "--experiment", "nope")
     assert result.exit_code == 2 and "'nope' not found" in result.stderr
+
+
+def test_compare_json_csv_and_markdown_carry_holm_and_the_difference(experiment):
+    rows = json.loads(cli("compare", "--experiment", "hand", "--format", "json").stdout)
+    assert [r["norm"] for r in rows] == ["batch", "layer", "group"]
+    # judged on the final accuracy: each run's best - 0.002, so differences and p are the best's
+    p_layer = stats.ttest_ind(BEST["layer"], BEST["batch"], equal_var=False).pvalue
+    # one valid comparison (group has n = 1): Holm leaves it as it is
+    assert rows[1]["p_holm"] == pytest.approx(p_layer, rel=1e-9)
+    assert rows[0]["p_holm"] is None and rows[2]["p_holm"] is None
+    ci = stats.ttest_ind(BEST["layer"], BEST["batch"], equal_var=False).confidence_interval(0.95)
+    diff = np.mean(BEST["layer"]) - np.mean(BEST["batch"])
+    assert rows[1]["diff_vs_baseline"] == pytest.approx(diff, abs=1e-12)
+    assert (rows[1]["diff_ci_low"], rows[1]["diff_ci_high"]) == pytest.approx((ci.low, ci.high), rel=1e-9)
+    assert rows[0]["diff_vs_baseline"] == 0 and rows[0]["diff_ci_low"] is None
+    assert rows[2]["diff_vs_baseline"] == pytest.approx(0.960 - np.mean(BEST["batch"]), abs=1e-12)
+    assert rows[2]["diff_ci_low"] is None  # n = 1: no interval
+    csv = cli("compare", "--experiment", "hand", "--format", "csv").stdout.splitlines()[0].split(",")
+    assert {"p_holm", "diff_vs_baseline", "diff_ci_low", "diff_ci_high", "verdict", "verdict_reason",
+            "detectable_diff", "seeds_needed"} <= set(csv)
+    md = cli("compare", "--experiment", "hand", "--format", "markdown").stdout.splitlines()
+    assert md[0].endswith("| p Holm | Δ vs baseline (CI decided on), pp | verdict |")
+    layer = md[3].split(" | ")  # a worse at one look: decided on the 1 - alpha interval, 95%
+    assert layer[-2] == f"{diff * 100:+.2f} (95%: {ci.low * 100:+.2f} to {ci.high * 100:+.2f})"
+    assert layer[-3] == f"{p_layer:.3g}" and layer[-1] == "worse |"
+    assert md[2].split(" | ")[-2:] == ["baseline", "baseline |"]

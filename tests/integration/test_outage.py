@@ -22,7 +22,7 @@ def checkpoints_at(epoch: int) -> int:
     for path in Path(os.environ["TRACKER_STORE"]).glob("checkpoints/*/last.pt"):
         try:
             n += torch.load(path, weights_only=True)["epoch"] >= epoch
-        except Exception:
+        except OSError:  # its run's folder went away between glob and load; a checkpoint is never half-written
             pass
     return n
 

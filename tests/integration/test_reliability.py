@@ -33,8 +33,8 @@ def wait_for_epoch(epoch: int, timeout: float = 120) -> Path:
             try:
                 if torch.load(path, weights_only=True)["epoch"] >= epoch:
                     return path
-            except Exception:
-                pass  # being replaced right now
+            except OSError:  # gone between glob and load (checkpoints are replaced whole: never torn)
+                pass
         time.sleep(0.05)
     raise TimeoutError(f"no checkpoint of epoch {epoch}")
 

@@ -1,29 +1,13 @@
-"""The analysis a study declares ([study]): parsed and refused like the config, logged on the
+"""The analysis a study declares ([study]) from the command line: refused before any run, logged on the
 sweep's parent, used by `compare --sweep` unless options override it (and then said so)."""
 import json
 
-import pytest
 from mlflow.entities import Param, RunTag
 
-from tests.helpers import cli, store_client
-from tests.integration.test_compare import _run
-from tracker.errors import ConfigError
+from tests.helpers import cli, log_run, store_client
 from tracker.study import Study, parse
 
 GRID = '[grid]\nnorm = ["batch", "group"]\n'
-
-
-@pytest.mark.parametrize("table,words", [
-    ({"margins": 0.1}, "unknown study key 'margins'"),
-    ({"metric": "best"}, "study key 'metric': unknown value 'best'"),
-    ({"margin": -1}, "study key 'margin'"),
-    ({"alpha": 0.7}, "study key 'alpha'"),
-    ({"looks": [5, 3]}, "study key 'looks'"),
-    ({"looks": 3}, "study key 'looks'"),
-])
-def test_a_bad_study_table_names_the_key(table, words):
-    with pytest.raises(ConfigError, match=words.replace("(", r"\(")):
-        parse(table)
 
 
 def test_the_file_refuses_a_bad_study_before_any_run(tmp_path):
@@ -43,7 +27,7 @@ def test_declared_then_overridden(tmp_path):
     pid = parent.info.run_id
     for norm, values in (("batch", [0.95, 0.951, 0.949]), ("group", [0.950, 0.952, 0.948])):
         for seed, v in enumerate(values, 1):
-            rid = _run(c, exp, norm, seed, v + 0.002)  # final = v
+            rid = log_run(c, exp, norm, seed, v + 0.002)  # final = v
             c.log_batch(rid, tags=[RunTag("mlflow.parentRunId", pid), RunTag("tracker.sweep", "s-1")],
                         params=[Param("x", "1")])
     rows = {r["norm"]: r for r in json.loads(cli("compare", "--sweep", pid, "--format", "json").stdout)}

@@ -89,7 +89,9 @@ def choose_baseline(labels: list[str], by: list[str], declared: str | None,
         def position(lab: str) -> tuple:
             values = dict(part.split("=", 1) for part in lab.split(" "))
             return tuple(grid[k].index(values[k]) if values[k] in grid[k] else len(grid[k]) for k in by)
-        return min(labels, key=position), "the grid's first value"
+        first = min(labels, key=lambda lab: (position(lab), lab))
+        if position(first) != tuple(len(grid[k]) for k in by):  # else no condition is in the grid
+            return first, "the grid's first value"
     return sorted(labels)[0], "the first condition in sorted order"
 
 

@@ -85,7 +85,8 @@ def blocks(comparison) -> list:
     rows, by, judged = comparison.rows.to_dict("records"), comparison.counted.by, comparison.judged
     out = [("h2", "Findings")]
     line = analysis_line(comparison)
-    intro = f"{line[0].upper()}{line[1:]}; Holm's adjustment for {max(0, len(rows) - 1)} comparison(s)."
+    tested = sum(not missing(r["p_vs_baseline"]) for r in rows)  # Holm's family: the comparisons tested
+    intro = f"{line[0].upper()}{line[1:]}; Holm's adjustment for {tested} comparison(s)."
     if not judged.on_test and judged.percent:
         intro += (" Each run's best test accuracy over its epochs is in the table for reference only: it "
                   "is picked on the test set, so it is biased up.")

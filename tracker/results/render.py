@@ -77,12 +77,13 @@ def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
-def html(blocks: list, image_dir: Path | None = None, title: str = "tracker report") -> str:
-    """One page; every image (a file name under image_dir, or PNG bytes) inlined."""
+def html(blocks: list, image_dir: Path | None = None, title: str | None = None) -> str:
+    """One page; every image (a file name under image_dir, or PNG bytes) inlined. Its title: the
+    one given, else the first h1's, else "tracker report"."""
     body = []
     for kind, *rest in blocks:
         if kind in HEADINGS:
-            title = rest[0] if kind == "h1" else title
+            title = rest[0] if kind == "h1" and title is None else title
             body.append(f"<{kind}>{_inline(rest[0])}</{kind}>")
         elif kind == "p":
             body.append(f"<p>{_inline(rest[0])}</p>")
@@ -98,5 +99,5 @@ def html(blocks: list, image_dir: Path | None = None, title: str = "tracker repo
         else:
             raise ValueError(f"unknown block {kind!r}")
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>\n"
+            f"<title>{escape(title or 'tracker report')}</title><style>{STYLE}</style></head><body>\n"
             + "\n".join(body) + "\n</body></html>\n")

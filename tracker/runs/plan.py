@@ -94,6 +94,11 @@ def plan(exp: Experiment, sets: tuple[str, ...] = (), extra: dict | None = None,
             suffix = "".join(f"-{k}{values[k]}" for k in extra_keys)
             cfg = make_config({**base, **values, "run_name": cfg.name + suffix})
         points.append(Point(values, cfg))
+    seen = [pt.cfg.name for pt in points]  # a run is found again by its name: one name, one run
+    twice = next((n for n in seen if seen.count(n) > 1), None)
+    if twice is not None:
+        raise ConfigError(f"{exp.name}: {seen.count(twice)} runs of its [grid] would be named {twice!r}; each run "
+                          "of a sweep needs its own name (remove run_name, or a value the grid lists twice)")
     # where and how a run executes does not change what it computes, nor the sweep
     ident = {k: v for k, v in base.items() if k not in PLACEMENT}
     digest = hashlib.sha1(json.dumps([ident, exp.grid], sort_keys=True, default=str).encode()).hexdigest()[:8]

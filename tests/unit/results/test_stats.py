@@ -82,3 +82,35 @@ def test_holm_matches_statsmodels():
         p = list(rng.uniform(0, 0.2, size=m))
         assert stats.holm(p) == pytest.approx(multipletests(p, method="holm")[1], rel=1e-12)
     assert stats.holm([0.01, None, 0.04]) == pytest.approx([0.02, None, 0.04])  # None: no comparison
+
+
+# by hand (moved from tests/integration/test_stats.py)
+
+
+def test_holm_by_hand():
+    # m = 3: sorted 0.01, 0.03, 0.04 -> 3 x 0.01, 2 x 0.03, then max(0.06, 1 x 0.04)
+    assert stats.holm([0.01, 0.04, 0.03, None]) == pytest.approx([0.03, 0.06, 0.06, None])
+    assert stats.holm([0.5, 0.2]) == [0.5, 0.4]  # 2 x 0.2, then max(0.4, 1 x 0.5)
+    assert stats.holm([0.7, 0.6]) == [1.0, 1.0]  # 2 x 0.6 capped at 1, and monotone
+    assert stats.holm([None, 0.02]) == [None, 0.02]  # one comparison: unchanged
+    assert stats.holm([]) == [] and stats.holm([None]) == [None]
+
+
+def test_difference_interval_matches_scipy_welch():
+    a, b = [0.974, 0.970, 0.978, 0.969], [0.990, 0.985, 0.988]
+    w = stats.welch(a, b)
+    diff, (low, high) = w.diff, w.interval(0.95)
+    ci = sp.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert diff == pytest.approx(np.mean(a) - np.mean(b), abs=1e-15)
+    assert (low, high) == pytest.approx((ci.low, ci.high), rel=1e-10)
+    # by hand: Welch–Satterthwaite degrees of freedom and the t quantile
+    va, vb = np.var(a, ddof=1) / 4, np.var(b, ddof=1) / 3
+    df = (va + vb) ** 2 / (va ** 2 / 3 + vb ** 2 / 2)
+    half = sp.t.ppf(0.975, df) * math.sqrt(va + vb)
+    assert (low, high) == pytest.approx((diff - half, diff + half), rel=1e-10)
+
+
+def test_difference_interval_edge_cases():
+    assert stats.welch([0.5], [0.4, 0.6]) is None  # n = 1: no interval
+    w = stats.welch([0.5, 0.5], [0.4, 0.4])  # no spread: the interval is the difference itself
+    assert (w.diff, *w.interval(0.95)) == pytest.approx((0.1, 0.1, 0.1))
