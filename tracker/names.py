@@ -39,8 +39,9 @@ GIT_COMMIT_PARAM = "git_commit"
 VERSIONS = {"torch": "torch_version", "torchvision": "torchvision_version", "mlflow": "mlflow_version"}
 DIGEST = "_digest"  # split + this: train_digest, test_digest (the data read, as in its dataset inputs)
 TRAIN_DIGEST, TEST_DIGEST = "train" + DIGEST, "test" + DIGEST
+TEST_IMAGES = "test_images"  # the images its test accuracy was computed on: one is its resolution
 ENVIRONMENT = (DEVICE_USED, PRECISION_USED, CHANNELS_LAST, *VERSIONS.values(), GIT_COMMIT_PARAM)
-RECORDED = (PARAMS_TOTAL, PARAMS_TRAINABLE, RECEPTIVE_FIELD, TRAIN_DIGEST, TEST_DIGEST, *ENVIRONMENT)
+RECORDED = (PARAMS_TOTAL, PARAMS_TRAINABLE, RECEPTIVE_FIELD, TRAIN_DIGEST, TEST_DIGEST, TEST_IMAGES, *ENVIRONMENT)
 
 # one epoch of a training run, logged at step = epoch (accuracies are fractions in [0, 1])
 TRAIN_LOSS, TRAIN_ACC, TEST_LOSS, TEST_ACC = "train_loss", "train_acc", "test_loss", "test_acc"

@@ -50,7 +50,8 @@ def resolution(counted: Counted) -> float | None:
     accuracies (the smallest test set among the runs); None for any other metric."""
     if not counted.judged.percent or counted.judged.metric == names.TRAIN_ACC_BEST:
         return None
-    sizes = [test_images(r.params) for r in counted.runs]
+    sizes = [int(r.params[names.TEST_IMAGES]) if r.params.get(names.TEST_IMAGES, "").isdigit()
+             else test_images(r.params) for r in counted.runs]  # recorded; older runs: from their config
     known = [n for n in sizes if n]
     return 1 / min(known) if known and len(known) == len(sizes) else None
 

@@ -84,7 +84,7 @@ def prepare(cfg: RunConfig, threads: int | None = None) -> Prepared:
         print(f"warning: {device} has no native bf16; training in fp32", file=sys.stderr)
     layout = channels_last(device, cfg.norm, IN_SHAPE[cfg.dataset], precision)
     params = {**cfg.as_params(), **counts, names.DEVICE_USED: str(device), names.GIT_COMMIT_PARAM: git_commit(),
-              names.PRECISION_USED: precision, names.CHANNELS_LAST: str(layout),
+              names.PRECISION_USED: precision, names.CHANNELS_LAST: str(layout), names.TEST_IMAGES: len(test),
               **{param: torch.__version__ if lib == "torch" else version(lib) for lib, param in names.VERSIONS.items()}}
     return Prepared(cfg, device, model, train, test, params, precision, layout, val)
 
