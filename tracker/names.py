@@ -16,6 +16,7 @@ GRID = "tracker.grid."  # + key: the child's value (the parent's: the JSON list)
 STUDY = "tracker.study"  # the sweep's declared analysis ([study]), JSON, on the parent and children
 LOOK = "tracker.look"  # an adaptive sweep's latest look (1, 2, ...) on its parent
 DECISIONS = "tracker.decisions"  # an adaptive sweep's decisions so far (JSON), on its parent: final
+LOOK_TARGETS = "tracker.look_targets"  # the seeds per condition of the look being run (JSON), on its parent
 CONDITION_OF = "tracker.condition_of"  # on a condition run: the id of its sweep's parent run
 CONDITION = "tracker.condition"  # on a condition run: the condition's label (norm=batch)
 NOTE = "mlflow.note.content"  # a run's description: markdown on its page in the MLflow UI

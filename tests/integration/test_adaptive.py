@@ -75,11 +75,19 @@ def test_the_clear_condition_stops_at_the_first_look(tmp_path):
     assert parent.info.status == "FINISHED"
     assert parent.data.tags["mlflow.note.content"].startswith("**Findings** after ")
 
-    # killed in its last run: running it again resumes that run and decides the same way
+    # killed in its last run, as a stop during that look leaves it: the run KILLED, the look's
+    # seeds recorded on the parent and its comparison not decided yet. Run again, the sweep
+    # completes the look, resuming that run, and decides the same way
     last = max(kids, key=lambda r: r.info.start_time)
     c.set_terminated(last.info.run_id, "KILLED")
+    stopped = f"lr={last.data.params['lr']}"
+    decisions = json.loads(parent.data.tags["tracker.decisions"])
+    c.set_tag(parent.info.run_id, "tracker.decisions", json.dumps({k: d for k, d in decisions.items() if k != stopped}))
+    c.set_tag(parent.info.run_id, "tracker.look_targets", json.dumps({stopped: len(seeds[last.data.params["lr"]]),
+                                                                       "lr=0.01": len(seeds["0.01"])}))
     again = cli("sweep", str(path), "--until-decided")
     assert again.exit_code == 0, again.output
+    assert f"completing the look a stop interrupted: {stopped} to {len(seeds[last.data.params['lr']])} seeds" in again.stdout
     assert f"1 to run, 1 of them resumed (parent run {parent.info.run_id})" in again.stdout
     assert c.get_run(last.info.run_id).info.status == "FINISHED"
     assert len(without_conditions(all_runs())) == len(kids) + 1  # no new run: the same children, and the parent

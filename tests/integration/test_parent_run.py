@@ -90,12 +90,12 @@ def test_the_parent_run_shows_the_study_live(tmp_path, mnist_dir):
         # the description: the findings first, in a few lines, then the table as compare prints it
         (other,) = [norm for norm, r in rows.items() if not r["baseline"]]
         (base,) = [norm for norm, r in rows.items() if r["baseline"]]
-        said = {"better": "is better: ", "worse": "is worse: ", "equivalent": "is equivalent within ±5 points: ",
+        said = {"better": "is better: ", "worse": "is worse: ", "equivalent": "is equivalent within ±5 pp: ",
                 "undecided": ": no difference established, "}[rows[other]["verdict"]]
         head = note.splitlines()
         assert head[0].startswith("**Findings** after 4 of 4 planned runs. Judged on the final test accuracy")
         assert f"against **norm={base}**" in head[0]
-        assert head[1].startswith(f"- **norm={other}**{said}{rows[other]['diff_vs_baseline'] * 100:+.2f} points")
+        assert head[1].startswith(f"- **norm={other}**{said}{rows[other]['diff_vs_baseline'] * 100:+.2f} pp")
         assert "| norm | n | test final % | 95% CI |" in note and "| verdict |" in note
         assert compared in note and note.index(head[1]) < note.index(compared)  # notes included
         listed = json.loads(subprocess.run([sys.executable, "-m", "tracker.cli", "runs", "--experiment", "parent",

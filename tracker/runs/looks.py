@@ -10,6 +10,8 @@ where it stopped.
 """
 from __future__ import annotations
 
+import json
+
 from ..results import sequential
 from ..results.aggregate import choose_baseline
 from ..study import POWER
@@ -36,19 +38,27 @@ def until_decided(s) -> object:
     baseline, _ = choose_baseline(list(conditions), plan.by, study.baseline, grid)  # before any data
     margin = None if study.margin is None else study.margin / judged.scale  # display -> metric units
     recorded = sequential.load(s.state.decisions) if s.state.decisions else {}
-    comparison, look = None, 0
+    pending = json.loads(s.state.targets) if s.state.targets else {}  # the look a stop interrupted
+    comparison, look = None, s.state.look
     while True:
         comparison = s.compare()
         samples = {c: [] for c in conditions}
         if comparison is not None:
             samples.update(comparison.counted.values())
+        short = {c: n for c, n in pending.items() if c in conditions and len(samples[c]) < n}
+        pending = {}
+        if short:  # completed before it is judged: the plan continues where it stopped
+            s.echo("completing the look a stop interrupted: " + ", ".join(f"{c} to {n}" for c, n in short.items())
+                   + " seeds")
+            if s.run([pt for c, n in short.items() for pt in conditions[c][:n]])["failed"]:
+                return comparison
+            continue
         resolution = None if comparison is None else comparison.found.resolution
         decisions = sequential.standing(recorded, samples, baseline)
         step = sequential.step(study.looks, samples, baseline, margin, study.alpha, decisions, goal=judged.goal,
                                resolution=resolution, power=POWER, scale=judged.scale, unit=judged.unit)
-        if step.decisions != recorded:  # final: recorded before anything else runs
-            recorded = step.decisions
-            s.parent.decide(sequential.dump(recorded))
+        recorded = step.decisions  # final, and the next look's seeds: recorded before it runs
+        s.parent.decide(sequential.dump(recorded), step.targets)
         if comparison is not None:
             look += 1
             s.echo(f"look {look}: " + ", ".join(f"{c} {len(v)}" for c, v in samples.items())

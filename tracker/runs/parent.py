@@ -11,6 +11,7 @@ chart view overlays with the other conditions'.
 from __future__ import annotations
 
 import datetime
+import json
 import sys
 import time
 
@@ -96,10 +97,11 @@ class Parent:
             return
         self.curves_at.update({lab: len(runs) for lab, runs in ready.items()})
 
-    def decide(self, decisions: str) -> None:
-        """An adaptive sweep's decisions so far (sequential.dump): final, on the run before its
-        next look runs anything (compare carries them from there)."""
-        self.run.set_tags({names.DECISIONS: decisions})
+    def decide(self, decisions: str, targets: dict[str, int]) -> None:
+        """An adaptive sweep's decisions so far (sequential.dump; final: compare carries them from
+        there) and the seeds per condition of its next look, on the run before that look runs
+        anything: a sweep stopped during the look completes it when run again."""
+        self.run.set_tags({names.DECISIONS: decisions, names.LOOK_TARGETS: json.dumps(targets, sort_keys=True)})
         self.run.wait()
 
     def look(self, k: int, comparison) -> None:

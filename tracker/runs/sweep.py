@@ -24,6 +24,8 @@ class State:
     done: set[str]  # names of the FINISHED children
     killed: dict[str, str]  # name -> run id of the KILLED children, resumed rather than redone
     decisions: str | None = None  # an adaptive plan's decisions so far (JSON), made under this analysis
+    targets: str | None = None  # the seeds per condition of the look a stop interrupted (JSON)
+    look: int = 0  # the last look judged
 
 
 def _gone(run) -> bool:
@@ -62,14 +64,15 @@ def open_parent(p: Plan) -> State:
             continue
         store.mark_killed(r.run_id, "its process is gone (found by a re-run of its sweep)")
         r.status = "KILLED"
-    decisions = None
+    adaptive: dict = {}  # an adaptive plan's record: it stands under the analysis it was made under
     if parents:
         parent_id = parents[0].run_id
         tags = parent_tags(p)  # the file's grid and [study], as they are now
-        if parents[0].tags.get(names.STUDY) == tags[names.STUDY]:  # decisions stand under their analysis
-            decisions = parents[0].tags.get(names.DECISIONS)
+        if parents[0].tags.get(names.STUDY) == tags[names.STUDY]:
+            adaptive = {"decisions": parents[0].tags.get(names.DECISIONS), "targets": parents[0].tags.get(
+                names.LOOK_TARGETS), "look": int(parents[0].tags.get(names.LOOK, "0") or 0)}
         else:
-            tags[names.DECISIONS] = "{}"
+            tags.update({names.DECISIONS: "{}", names.LOOK_TARGETS: "{}"})
         store.set_status(parent_id, "RUNNING", tags)
     else:
         parent_id = store.create_run(experiment, p.name, parent_tags(p),
@@ -78,7 +81,7 @@ def open_parent(p: Plan) -> State:
     for r in sorted(children, key=lambda r: r.start_time):
         if r.status == "KILLED" and r.name not in done:
             killed[r.name] = r.run_id
-    return State(parent_id, done, killed, decisions)
+    return State(parent_id, done, killed, **adaptive)
 
 
 def find_child(sweep: str, experiment: str, run_name: str):

@@ -4,6 +4,7 @@ asked to run and makes those runs from a table of each seed's accuracy. What is 
 looks, which points each look runs (only the open comparisons and the baseline get more seeds),
 what it prints, the decisions recorded on the parent before anything else runs, decisions an
 earlier process recorded kept (under the same baseline only), futility, and a failed run."""
+import json
 import pandas as pd
 import pytest
 
@@ -32,9 +33,11 @@ class Parent:
     def __init__(self, session):
         self.session = session
 
-    def decide(self, text):
-        self.session.log.append(("decide", {k: (d.verdict, d.look) for k, d in sequential.load(text).items()}))
+    def decide(self, text, targets):
+        if text != (self.session.decisions or "{}"):  # what the decisions became, when they changed
+            self.session.log.append(("decide", {k: (d.verdict, d.look) for k, d in sequential.load(text).items()}))
         self.session.decisions = text  # where compare reads them from, as from the parent's tag
+        self.session.targets = targets  # the next look's seeds, recorded before it runs
 
     def look(self, k, comparison):
         self.session.log.append(("look", k, comparison))
@@ -182,3 +185,17 @@ def test_the_baseline_is_the_declared_one_before_any_data():
 def test_without_a_declared_baseline_it_is_the_grids_first(norms):
     s = Session(adaptive(norms), THREE)
     assert until_decided(s).baseline == f"norm={norms[0]}"
+
+
+def test_a_look_a_stop_interrupted_is_completed_before_it_is_judged():
+    """Killed during look 2 (group and the baseline to 5 seeds), with 4 of group's seeds done:
+    run again, the plan first completes that look, then judges it, as if it had not stopped."""
+    s = Session(adaptive(THREE), THREE)
+    s.state.targets = json.dumps({"norm=batch": 5, "norm=group": 5})
+    s._make([pt for pts in s.plan.conditions().values() for pt in pts[:3]])
+    s._make([s.plan.conditions()["norm=batch"][i] for i in (3, 4)] + [s.plan.conditions()["norm=group"][3]])
+    s.state.look = 1
+    until_decided(s)
+    assert s.said()[0] == "completing the look a stop interrupted: norm=group to 5 seeds"
+    assert [e[1] for e in s.log if e[0] == "run"][0] == names("group", range(1, 6))
+    assert s.said()[1].startswith("look 2: norm=batch 5, norm=group 5, norm=layer 3 seeds")  # numbered on

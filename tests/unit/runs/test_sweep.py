@@ -97,7 +97,8 @@ def test_decisions_made_under_another_analysis_are_cleared(store):
     fake = store([parent(study=Study(margin=0.5).as_json())])
     state = open_parent(P)
     assert state.decisions is None
-    assert fake.calls[1:] == [("status", "PARENT", "RUNNING", {**parent_tags(P), "tracker.decisions": "{}"})]
+    assert fake.calls[1:] == [("status", "PARENT", "RUNNING", {**parent_tags(P), "tracker.decisions": "{}",
+                                                           "tracker.look_targets": "{}"})]
 
 
 def test_a_killed_run_of_a_point_that_finished_since_is_not_resumed(store):
