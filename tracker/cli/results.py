@@ -96,6 +96,7 @@ def runs_cmd(experiment, sweep_id, filter_string, stale, older_than, mark_killed
 
     if experiment and sweep_id:
         raise click.UsageError("give --experiment NAME or --sweep RUN_ID, not both")
+    readable()
     found, marked = store.listing(experiment, filter_string, stale, older_than, mark_killed, sweep_id)
     if marked is not None:
         click.echo(f"marked {marked} stale run(s) KILLED; resume with tracker resume RUN_ID", err=True)
@@ -119,6 +120,8 @@ def experiments_cmd(fmt):
     from ..tracking import store
     from ..tracking.uri import redact
 
+    readable()
+
     found = listing.worth_listing(store.experiments())
     if not found:
         click.echo(f"no experiments at {redact(tracking_uri())} yet", err=True)
@@ -132,6 +135,8 @@ def show_cmd(run_id):
     """Print one run's config, metrics per epoch and artifact list."""
     from .. import names
     from ..tracking import store
+
+    readable()
 
     run, hist, artifacts, models = store.describe(run_id, names.EPOCH_METRICS)
     click.echo(f"run {run_id}  {run.name}  {run.status}")
