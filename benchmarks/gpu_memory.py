@@ -1,5 +1,6 @@
-"""What a GPU run holds, against what `tracker.ml.memory` assumes before the run: the memory the
-first training step loads outside torch's allocator (cuDNN's and cuBLAS's kernels and
+"""What a GPU run holds, against what `tracker.ml.memory` assumes before the run: the process's
+CUDA context (memory.py assumes CUDA_CONTEXT for each sweep worker that shares a GPU), the memory
+the first training step loads outside torch's allocator (cuDNN's and cuBLAS's kernels and
 workspaces; memory.py assumes CUDA_LIBRARIES), and each step's peak against memory.py's estimate.
 
     .venv/bin/python benchmarks/gpu_memory.py [--device cuda] [--batch 128]
@@ -45,7 +46,9 @@ def main() -> None:
     if device.type != "cuda":
         raise SystemExit(f"gpu_memory.py measures a CUDA GPU; this machine has {device}")
     use(device)
-    free_before, _ = torch.cuda.mem_get_info(device.index)  # the CUDA context exists from here
+    free_before, total = torch.cuda.mem_get_info(device.index)  # the CUDA context exists from here
+    print(f"the CUDA context: {(total - free_before) / MiB:.0f} MiB (the GPU's memory less its free memory "
+          f"now: other processes' too; memory.py assumes {memory.CUDA_CONTEXT / MiB:.0f} MiB)")
     rows = []
     for arch, dataset in (("mnist-fast", "mnist"), ("s8", "cifar10")):
         for norm in ("batch", "layer", "group"):

@@ -2,30 +2,21 @@
 
     .venv/bin/python benchmarks/pipeline.py [--images 3000] [--rounds 2] [--only overhead,seed,layout,bf16,compile]
 
-These machines are shared and their speed drifts by several times within a minute, so the
-contenders alternate batch by batch (the order flipping every batch), not epoch by epoch, and
-each contender's time is the sum of its own batches. The ratios are what to read.
+The machines drift in speed by several times within a minute, so contenders alternate batch by
+batch (the order flipping every batch), each timed as the sum of its own batches: read the ratios.
 
-1. overhead: tracker's epoch as `tracker train` runs it (`train_epoch` over `Batches`: uint8
-   in memory, shuffled, normalized per batch, progress bar, loss syncs; then `evaluate` over
-   the test split, and the epoch's checkpoint written atomically) against pure compute
-   (forward, backward and step over float tensors already in memory, then eval forwards over
-   the test tensors; no tracking, no checkpoint), same model, batch, precision and layout; s8
-   on MNIST- and CIFAR-shaped data with BN, LN and GN, the test split 1/6 of the training
-   split (as MNIST's). Tracker's time is its epoch's wall time minus the pure work that ran
-   inside it.
-2. seed: tracker's epoch against the seed projects' loop (a dataset with per-sample PIL
-   ToTensor + Normalize in a DataLoader with no workers; per-sample albumentations, seed 001's
-   pipeline, for the augmented case, against tracker's batched crop-flip); CIFAR-shaped, s8 BN.
-   Twice: the seed loop's model as the seeds ran it (NCHW), and given tracker's memory layout
-   (so only the data path differs).
+1. overhead: tracker's epoch as `tracker train` runs it (`train_epoch` over `Batches`: uint8 in
+   memory, shuffled, normalized per batch, loss syncs; `evaluate`; the checkpoint written) against
+   pure compute (forward, backward and step, eval forwards, over float tensors in memory), same
+   model, batch, precision and layout; s8 on MNIST- and CIFAR-shaped data, BN, LN and GN, the test
+   split 1/6 of the training split. Tracker's time: its epoch's wall time minus the pure work in it.
+2. seed: tracker's epoch against the seed projects' loop (per-sample PIL ToTensor + Normalize in
+   a DataLoader with no workers; per-sample albumentations, seed 001's, against tracker's batched
+   crop-flip); CIFAR-shaped, s8 BN; the seeds' model NCHW, then in tracker's layout.
 3. layout: channels_last against contiguous, pure compute, per norm, input size and precision
-   (fp32, and bf16 where the CPU has it natively: the table `tracker.ml.device.channels_last`
-   chooses from).
-4. bf16: autocast against fp32, pure compute, per norm and input size, each in the layout
-   tracker picks for it.
-5. compile: torch.compile against eager, pure compute, s8 BN on MNIST-shaped data (compile
-   time reported apart).
+   (fp32, and bf16 where the device has it natively): the table `device.channels_last` reads.
+4. bf16: autocast against fp32, pure compute, per norm and input size, in tracker's layout.
+5. compile: torch.compile against eager, pure compute, s8 BN, MNIST-shaped (compiling apart).
 """
 from __future__ import annotations
 
@@ -49,39 +40,39 @@ from tracker.ml.models import IN_SHAPE, build_model
 from tracker.ml.train import evaluate, train_epoch
 
 BATCH = 128
-CPU = torch.device("cpu")
 NORMS = ("batch", "layer", "group")
-# --device, --layout and --mnist-arch (benchmarks/gpu_check.sh): the device timed (CPU is then
-# that device), a memory layout forced on or off, and the net timed on MNIST-shaped data
+# --device, --layout and --mnist-arch (benchmarks/gpu_check.sh): the device timed (every model
+# and batch lives there), a memory layout forced on or off, and the net timed on MNIST-shaped data
+DEVICE = torch.device("cpu")
 FORCE_LAYOUT: bool | None = None
 ARCH = {"mnist": "s8", "cifar10": "s8"}
 
 
 def sync() -> None:
     """Wait for the GPU before a clock is read: its kernels run after the call returns."""
-    if CPU.type == "cuda":
+    if DEVICE.type == "cuda":
         torch.cuda.synchronize()
 
 
 def machine() -> str:
-    flags = ""
-    if Path("/proc/cpuinfo").exists():
-        line = next((l for l in open("/proc/cpuinfo") if l.startswith("flags")), "")
-        flags = " ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in line.split())
-    gpu = f", {torch.cuda.get_device_name(CPU)}" if CPU.type == "cuda" else ""
+    cpu = Path("/proc/cpuinfo")
+    line = next((l for l in cpu.open() if l.startswith("flags")), "") if cpu.exists() else ""
+    flags = " ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in line.split())
+    gpu = f", {torch.cuda.get_device_name(DEVICE)}" if DEVICE.type == "cuda" else ""
     return (f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, flags: {flags}, "
-            f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {CPU}{gpu}")
+            f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {DEVICE}{gpu}")
 
 
 def layout(dataset: str, norm: str, precision: str = "fp32") -> bool:
     if FORCE_LAYOUT is not None:
         return FORCE_LAYOUT
-    return channels_last(CPU, norm, IN_SHAPE[dataset], precision)
+    return channels_last(DEVICE, norm, IN_SHAPE[dataset], precision)
 
 
 def fresh(dataset: str, norm: str, nhwc: bool | None = None):
+    """A fresh net on the device timed, in its layout, with its optimizer."""
     torch.manual_seed(0)
-    model = build_model(RunConfig(arch=ARCH[dataset], dataset=dataset, norm=norm, dropout=0.0))
+    model = build_model(RunConfig(arch=ARCH[dataset], dataset=dataset, norm=norm, dropout=0.0)).to(DEVICE)
     if layout(dataset, norm) if nhwc is None else nhwc:
         model = model.to(memory_format=torch.channels_last)
     return model, torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
@@ -95,7 +86,7 @@ def stepper(dataset: str, norm: str, nhwc: bool | None = None, precision: str = 
     run = torch.compile(model) if compile else model
 
     def step(x, y):
-        with autocast(CPU, precision):
+        with autocast(DEVICE, precision):
             loss = torch.nn.functional.cross_entropy(run(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -105,7 +96,7 @@ def stepper(dataset: str, norm: str, nhwc: bool | None = None, precision: str = 
 
 def tensors(split: Split, dataset: str, nhwc: bool) -> list:
     """The epoch's batches as float tensors already in memory."""
-    return list(Batches(split, dataset, BATCH, CPU, channels_last=nhwc))
+    return list(Batches(split, dataset, BATCH, DEVICE, channels_last=nhwc))
 
 
 class SideBySide:
@@ -113,8 +104,7 @@ class SideBySide:
     each batch (alternating) and timed apart."""
 
     def __init__(self, batches: Batches, other: Callable[[int], None]):
-        self.batches, self.other, self.device = batches, other, batches.device
-        self.other_s = 0.0
+        self.batches, self.other, self.device, self.other_s = batches, other, batches.device, 0.0
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -161,8 +151,8 @@ def against_tracker(batches: Batches, model, opt, other: Callable[[int], None], 
 def overhead(split: Split, test: Split, dataset: str, rounds: int) -> None:
     for norm in NORMS:
         nhwc = layout(dataset, norm)
-        batches = Batches(split, dataset, BATCH, CPU, shuffle=True, channels_last=nhwc)
-        test_batches = Batches(test, dataset, EVAL_BATCH, CPU, channels_last=nhwc)
+        batches = Batches(split, dataset, BATCH, DEVICE, shuffle=True, channels_last=nhwc)
+        test_batches = Batches(test, dataset, EVAL_BATCH, DEVICE, channels_last=nhwc)
         data, pure = tensors(split, dataset, nhwc), stepper(dataset, norm)
         test_data, eval_model = list(test_batches), fresh(dataset, norm, nhwc)[0].eval()
 
@@ -173,7 +163,9 @@ def overhead(split: Split, test: Split, dataset: str, rounds: int) -> None:
         model, opt = fresh(dataset, norm)
         t, p = against_tracker(batches, model, opt, lambda i: pure(*data[i]), rounds,
                                (test_batches, pure_eval))
-        print(f"  {dataset:8s} {norm:5s}: pure {p:6.2f} s, tracker epoch {t:6.2f} s -> {t / p:.3f}x", flush=True)
+        picks = "on" if channels_last(DEVICE, norm, IN_SHAPE[dataset]) else "off"  # gpu_check.sh's table
+        print(f"  {dataset:8s} {norm:5s}: pure {p:6.2f} s, tracker epoch {t:6.2f} s -> {t / p:.3f}x "
+              f"(tracker picks channels_last {picks})", flush=True)
 
 
 def race(steps: dict[str, Callable[[int], None]], n: int, rounds: int) -> dict[str, float]:
@@ -207,8 +199,7 @@ def compiled(split: Split, rounds: int) -> None:
     data = tensors(split, "mnist", layout("mnist", "batch"))
     eager, comp = stepper("mnist", "batch"), stepper("mnist", "batch", compile=True)
     t = time.perf_counter()
-    comp(*data[0])
-    comp(*data[-1])  # the last batch is smaller: a second graph
+    comp(*data[0]), comp(*data[-1])  # the last batch is smaller: a second graph
     first = time.perf_counter() - t
     times = race({"eager": lambda i: eager(*data[i]), "compiled": lambda i: comp(*data[i])}, len(data), rounds)
     print(f"  mnist    batch: eager {times['eager']:6.2f} s, compiled {times['compiled']:6.2f} s -> "
@@ -233,8 +224,7 @@ def seed_loop(split: Split, rounds: int) -> None:
     from torchvision import transforms as T
 
     meta = DATASETS["cifar10"]
-    hwc = split.images.permute(0, 2, 3, 1).numpy()
-    labels = split.labels.numpy()
+    hwc, labels = split.images.permute(0, 2, 3, 1).numpy(), split.labels.numpy()
     plain_tf = T.Compose([Image.fromarray, T.ToTensor(), T.Normalize(meta.mean, meta.std)])
     album = seed001_pipeline(0)
     aug_tf = T.Compose([lambda a: album(image=a)["image"], T.ToTensor(), T.Normalize(meta.mean, meta.std)])
@@ -243,14 +233,14 @@ def seed_loop(split: Split, rounds: int) -> None:
              for name, tf, augment in (("plain", plain_tf, "none"), ("augmented", aug_tf, "crop-flip"))]
     for name, tf, augment, seed_nhwc in cases:
         loader = torch.utils.data.DataLoader(SeedDataset(hwc, labels, tf), batch_size=BATCH, shuffle=True)
-        ours = Batches(split, "cifar10", BATCH, CPU, shuffle=True, augment=augment, channels_last=nhwc)
+        ours = Batches(split, "cifar10", BATCH, DEVICE, shuffle=True, augment=augment, channels_last=nhwc)
         theirs = stepper("cifar10", "batch", seed_nhwc)
         feed = {"it": iter(loader)}
 
         def seed_step(i: int) -> None:
             if i == 0:
                 feed["it"] = iter(loader)
-            x, y = next(feed["it"])
+            x, y = (t.to(DEVICE) for t in next(feed["it"]))  # the seeds' loop sent each batch over
             theirs(x.contiguous(memory_format=torch.channels_last) if seed_nhwc else x, y)
 
         model, opt = fresh("cifar10", "batch")
@@ -266,19 +256,17 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--only", default="overhead,seed,layout,bf16,compile")
     ap.add_argument("--device", default="cpu", help="the device timed: cpu, cuda, cuda:N, mps")
-    ap.add_argument("--layout", choices=("auto", "on", "off"), default="auto",
-                    help="channels_last: tracker's choice (auto), or forced on or off")
+    ap.add_argument("--layout", choices=("auto", "on", "off"), default="auto", help="channels_last: forced, or auto")
     ap.add_argument("--mnist-arch", default="s8", help="the net timed on MNIST-shaped data")
     args = ap.parse_args()
     only = args.only.split(",")
-    global CPU, FORCE_LAYOUT
-    CPU = pick_device(args.device)
-    use(CPU)  # as a run: its GPU current, deterministic kernels
-    FORCE_LAYOUT = {"auto": None, "on": True, "off": False}[args.layout]
-    ARCH["mnist"] = args.mnist_arch
+    global DEVICE, FORCE_LAYOUT
+    DEVICE = pick_device(args.device)
+    kernels = use(DEVICE)  # as a run: its GPU current, deterministic kernels, full fp32 (no TF32)
+    FORCE_LAYOUT, ARCH["mnist"] = {"auto": None, "on": True, "off": False}[args.layout], args.mnist_arch
     os.environ["TRACKER_PROGRESS"] = "0"
     set_threads()
-    print(machine())
+    print(machine(), ", ".join(f"{k} {v}" for k, v in kernels.items()))
     g = torch.Generator().manual_seed(0)
     data = {name: Split(torch.randint(0, 256, (args.images, *shape), dtype=torch.uint8, generator=g),
                         torch.randint(0, 10, (args.images,), generator=g))
@@ -294,12 +282,12 @@ def main() -> None:
         print("2. against the seed projects' per-sample loop:")
         seed_loop(data["cifar10"], args.rounds)
     if "layout" in only:
-        for precision in ("fp32", "bf16") if bf16_supported(CPU) else ("fp32",):
+        for precision in ("fp32", "bf16") if bf16_supported(DEVICE) else ("fp32",):
             print(f"3. layout, pure compute, {precision}: contiguous vs channels_last:")
             for name, split in data.items():
                 pairs(split, name, args.rounds, (False, precision), (True, precision), "channels_last")
     if "bf16" in only:
-        print(f"4. precision, pure compute: fp32 vs bf16 autocast (native bf16: {bf16_supported(CPU)}):")
+        print(f"4. precision, pure compute: fp32 vs bf16 autocast (native bf16: {bf16_supported(DEVICE)}):")
         for name, split in data.items():
             pairs(split, name, args.rounds, (None, "fp32"), (None, "bf16"), "bf16")
     if "compile" in only:

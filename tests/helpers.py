@@ -1,7 +1,9 @@
-"""Shared test helpers: CLI arguments, a client on the test store, runs logged into it, and
-hand-made run records with the comparison `tracker compare` makes of them (no store)."""
+"""Shared test helpers: CLI arguments, a client on the test store, runs logged into it,
+hand-made run records with the comparison `tracker compare` makes of them (no store), and a
+fake torch.cuda."""
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from pathlib import Path
@@ -162,3 +164,74 @@ def compared(runs, study=None, by: tuple[str, ...] = (), options: dict | None = 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(query, "select", lambda *args: found)
         return compare(experiment, None, by=by, options=options, seed_param=seed_param)
+
+
+GiB = 1024 ** 3
+
+
+class FakeCuda:
+    """torch.cuda on a host with these GPUs (compute capability, free bytes each, one total),
+    answering as torch 2.4 would (and refusing what it refuses), recording the calls that change
+    state. No GPU here: the device paths run against this; on a GPU host benchmarks/gpu_check.sh
+    runs the same code for real."""
+
+    def __init__(self, monkeypatch, gpus=((8, 0), (8, 0)), free=(6 * GiB, 3 * GiB), total=16 * GiB):
+        import torch
+
+        self.gpus, self.free, self.total, self.current, self.calls = gpus, free, total, 0, []
+        self.initialized = False  # a CUDA call made in this process already
+        for name, fn in (("is_available", lambda: True), ("device_count", lambda: len(gpus)),
+                         ("set_device", lambda d: self.calls.append(("set_device", d))),
+                         ("set_per_process_memory_fraction", lambda f, d=None: self.calls.append(("fraction", f, d))),
+                         ("mem_get_info", self.mem_get_info), ("memory_reserved", lambda d=None: 0),
+                         ("device", self.device), ("is_bf16_supported", self.is_bf16_supported),
+                         ("is_initialized", lambda: self.initialized),
+                         ("get_device_capability", lambda d=None: self.gpus[self.index(d)]),
+                         ("get_device_properties", self.properties)):
+            monkeypatch.setattr(torch.cuda, name, fn)
+        monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+
+    def index(self, d) -> int:
+        import torch
+
+        return d.index if isinstance(d, torch.device) else self.current if d is None else d
+
+    def mem_get_info(self, device=None):
+        if not isinstance(device, int):  # torch 2.4: a device without an index raises
+            raise ValueError("Expected a torch.device with a specified index or an integer")
+        return self.free[device], self.total
+
+    def properties(self, d):
+        from types import SimpleNamespace
+
+        major, minor = self.gpus[self.index(d)]
+        return SimpleNamespace(total_memory=self.total, major=major, minor=minor)
+
+    @contextlib.contextmanager
+    def device(self, d):
+        before, self.current = self.current, self.index(d)
+        try:
+            yield
+        finally:
+            self.current = before
+
+    def is_bf16_supported(self, including_emulation=True):
+        """Asked of the current device: native from compute capability 8, else emulated."""
+        return self.gpus[self.current][0] >= 8 or including_emulation
+
+
+# the promise of docs/deployment.md ("What runs where"): a run on a GPU in full fp32 (tf32 = false)
+# and its model on the CPU give every image the same class but one whose two top probabilities lie
+# closer than this (float rounding in another order may flip it); a run on the CPU, exactly the same
+TIE = 1e-4
+
+
+def may_differ(params: dict, probabilities) -> set[int]:
+    """The images on which a run (its params) and its model evaluated on the CPU may disagree:
+    none when the run trained on the CPU, else its near-ties (the CPU's probabilities, TIE)."""
+    import numpy as np
+
+    if params["device_used"] == "cpu":
+        return set()
+    top = np.sort(np.asarray(probabilities), axis=1)[:, -2:]
+    return set(np.flatnonzero(top[:, 1] - top[:, 0] < TIE).tolist())

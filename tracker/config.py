@@ -115,6 +115,8 @@ class RunConfig:
                           "(the param `precision_used` says which).", PRECISIONS)
     deterministic: bool = _key(True, "GPU: deterministic kernels, `cudnn.benchmark` off (a resume repeats exactly); "
                                "false: cuDNN picks by timing, not repeatable. No effect on a CPU or MPS.")
+    tf32: bool = _key(False, "On a GPU with TF32 (Ampere and later): TF32 matmuls and convolutions, faster, about "
+                      "1e-3 relative error; off, full fp32 (`tf32_used` says which). Elsewhere: fp32, with a warning.")
     compile: bool = _key(False, "`torch.compile` the model (no training gain on our CPUs: benchmarks/README.md).")
     system_metrics: bool = _key(True, "MLflow's CPU, memory, disk, network (and GPU) samples every 5 s as `system/*` "
                                 "metrics; also off with TRACKER_SYSTEM_METRICS=0. A resume may change it.")

@@ -32,6 +32,12 @@ RESUMES = "tracker.resumes"
 RESUMED_ON = "tracker.resumed_on"  # "epoch N: DEVICE, PRECISION, channels_last X" per resume elsewhere
 MODEL_URI = "tracker.model_uri"
 TRACKING_S, WALL_S, SENDING_S = "tracker.tracking_s", "tracker.wall_s", "tracker.sending_s"
+NONDETERMINISTIC = "tracker.nondeterministic"  # ops that ran without a deterministic kernel
+DEVICES = "tracker.devices"  # a Ray sweep's parent: where its runs trained ("cuda:0 x3, cpu x1")
+
+# params a training run records of where and how it computed (beside its config's keys)
+TF32_USED = "tf32_used"  # True: TF32 matmuls and convolutions ran (tf32 = true on Ampere and later)
+DETERMINISTIC_USED = "deterministic_used"  # True, False, or unchecked (MPS has no switch)
 
 # what a training run records of itself as params, beyond its config
 PARAMS_TOTAL, PARAMS_TRAINABLE, RECEPTIVE_FIELD = "params_total", "params_trainable", "receptive_field"
@@ -41,7 +47,8 @@ VERSIONS = {"torch": "torch_version", "torchvision": "torchvision_version", "mlf
 DIGEST = "_digest"  # split + this: train_digest, test_digest (the data read, as in its dataset inputs)
 TRAIN_DIGEST, TEST_DIGEST = "train" + DIGEST, "test" + DIGEST
 TEST_IMAGES = "test_images"  # the images its test accuracy was computed on: one is its resolution
-ENVIRONMENT = (DEVICE_USED, PRECISION_USED, CHANNELS_LAST, *VERSIONS.values(), GIT_COMMIT_PARAM)
+ENVIRONMENT = (DEVICE_USED, PRECISION_USED, CHANNELS_LAST, TF32_USED, DETERMINISTIC_USED, *VERSIONS.values(),
+               GIT_COMMIT_PARAM)
 RECORDED = (PARAMS_TOTAL, PARAMS_TRAINABLE, RECEPTIVE_FIELD, TRAIN_DIGEST, TEST_DIGEST, TEST_IMAGES, *ENVIRONMENT)
 
 # one epoch of a training run, logged at step = epoch (accuracies are fractions in [0, 1])

@@ -171,10 +171,16 @@ def credentials() -> dict[str, str]:
     return {k: os.environ[k] for k in CREDENTIALS if os.environ.get(k)}
 
 
-def cuda_env() -> None:
+CUBLAS_ENV = "CUBLAS_WORKSPACE_CONFIG"  # read by cuBLAS when a process first uses it, never after
+
+
+def cuda_env() -> bool:
     """cuBLAS's workspace setting that makes its matmuls deterministic, unless the user set one;
-    it must be in the environment before the process's first matmul on a GPU."""
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    it must be in the environment before the process's first CUDA call (the CLI sets it at its
+    start). Returns whether it was there already (set by the user, or earlier in this process)."""
+    there = CUBLAS_ENV in os.environ
+    os.environ.setdefault(CUBLAS_ENV, ":4096:8")
+    return there
 
 
 def thread_cap() -> int | None:

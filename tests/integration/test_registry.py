@@ -5,9 +5,10 @@ import os
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pytest
 
-from tests.helpers import all_runs, cli, sets, store_client
+from tests.helpers import all_runs, cli, may_differ, sets, store_client
 
 
 def unset_global_uris(monkeypatch) -> None:
@@ -63,8 +64,11 @@ def test_register_alias_load_and_evaluate(trained_run, tiny, tmp_path, elsewhere
 
     where = c.get_model_version_download_uri("mnist-small-batch", "1")
     local = mlflow.artifacts.download_artifacts(artifact_uri=where, tracking_uri=c.tracking_uri)
-    answers = mlflow.pyfunc.load_model(local).predict(tiny_images(tiny))
+    served = mlflow.pyfunc.load_model(local)
+    answers = served.predict(tiny_images(tiny))
     assert list(answers.columns) == ["class", "probabilities"]
+    # the images the run (on a GPU) and the CPU may answer otherwise: none when it trained on the CPU
+    ties = may_differ(trained_run.data.params, np.stack(served.predict(split_images(tiny))["probabilities"]))
 
     out = cli("evaluate", "models:/mnist-small-batch@champion", "--dataset", "mnist",
               "--data-dir", tiny["data_dir"], "--no-download")
@@ -74,11 +78,11 @@ def test_register_alias_load_and_evaluate(trained_run, tiny, tmp_path, elsewhere
     ev = evals[0]
     assert ev.data.tags["tracker.model_uri"] == "models:/mnist-small-batch@champion"
     final = c.get_run(rid).data.metrics["test_acc"]
-    assert abs(ev.data.metrics["test_acc"] - final) < 1e-6
+    assert abs(ev.data.metrics["test_acc"] - final) <= len(ties) / 200 + 1e-9
     local = c.download_artifacts(ev.info.run_id, "", str(tmp_path / "ev"))
     cm = json.load(open(f"{local}/confusion_matrix.json"))["matrix"]
     assert sum(map(sum, cm)) == 200  # the tiny test split
-    assert sum(cm[i][i] for i in range(10)) == round(final * 200)
+    assert abs(sum(cm[i][i] for i in range(10)) - round(final * 200)) <= len(ties)
     for name in ("confusion_matrix.png", "misclassified.png"):
         assert open(f"{local}/{name}", "rb").read(4) == b"\x89PNG"
     per_class = [ev.data.metrics[f"test_acc_class_{i}"] for i in range(10)]
@@ -100,10 +104,15 @@ def test_register_alias_load_and_evaluate(trained_run, tiny, tmp_path, elsewhere
     assert stray_databases(tmp_path) == []
 
 
-def tiny_images(tiny):
+def split_images(tiny):
+    """The tiny test split as a served model takes it (uint8 N x 28 x 28)."""
     from tracker.ml.data import load_split
 
-    return load_split("mnist", tiny["data_dir"], train=False, download=False).images[:4, 0].numpy()
+    return load_split("mnist", tiny["data_dir"], train=False, download=False).images[:, 0].numpy()
+
+
+def tiny_images(tiny):
+    return split_images(tiny)[:4]
 
 
 SWEEP = """
@@ -303,7 +312,11 @@ def test_a_model_logged_before_models_served_raw_images_still_evaluates(trained_
     assert out.exit_code == 0, out.output
     assert "note: a model logged before models carried their run's preprocessing" in out.output
     (ev,) = [r for r in all_runs() if r.data.tags.get("tracker.kind") == "evaluate"]
-    assert ev.data.metrics["test_acc"] == c.get_run(rid).data.metrics["test_acc"]
+    with torch.no_grad():  # the CPU's answers, for the near-ties a GPU run may answer otherwise
+        whole = next(iter(Batches(load_split("mnist", tiny["data_dir"], train=False, download=False),
+                                  "mnist", 200, torch.device("cpu"))))[0]
+        ties = may_differ(trained_run.data.params, torch.softmax(net(whole), 1).numpy())
+    assert abs(ev.data.metrics["test_acc"] - c.get_run(rid).data.metrics["test_acc"]) <= len(ties) / 200
 
 
 @pytest.mark.parametrize("args,words", [

@@ -9,6 +9,8 @@ import typing
 import pytest
 
 from tracker import config
+from tracker.config import make_config
+from tracker.errors import ConfigError
 
 
 def _same_fields(**docs: str) -> type:
@@ -50,3 +52,21 @@ def test_a_key_without_a_doc_is_refused():
                                       bases=(config.RunConfig,), frozen=True)
     with pytest.raises(ValueError, match="config key 'tf32' has no doc"):
         config.reference(bare)
+
+
+def test_config_takes_a_gpu_index_and_refuses_a_malformed_device():
+    assert make_config({"device": "cuda:1"}).device == "cuda:1"
+    for bad in ("cuda:x", "gpu", "cuda:01", "cuda:-1"):
+        with pytest.raises(ConfigError) as err:
+            make_config({"device": bad})
+        assert str(err.value).count("\n") == 0
+        assert f"config key 'device': unknown value {bad!r}" in str(err.value) and "cuda:N" in str(err.value)
+
+
+def test_tf32_is_off_by_default_and_a_bool():
+    assert make_config({}).tf32 is False  # full fp32 unless asked: see docs/deployment.md
+    assert make_config({"tf32": True, "device": "cuda:0"}).as_params()["tf32"] == "True"
+    assert make_config({"tf32": True, "device": "cpu"}).tf32  # asked where it cannot run: full fp32 there
+    with pytest.raises(ConfigError) as err:
+        make_config({"tf32": "yes"})
+    assert str(err.value) == "config key 'tf32': expected bool, got 'yes'"

@@ -50,7 +50,7 @@ def test_no_file_and_no_grid():
     ("zzz = 2\n", "unknown config key 'zzz'; known keys: dataset, arch, norm, groups, epochs, batch_size, "
                    "optimizer, momentum, weight_decay, lr, schedule, step_size, gamma, warmup, nesterov, "
                    "label_smoothing, ema, tta, val_split, dropout, augment, seed, device, precision, deterministic, "
-                   "compile, system_metrics, data_dir, download, train_limit, test_limit, pretrained, max_params, "
+                   "tf32, compile, system_metrics, data_dir, download, train_limit, test_limit, pretrained, max_params, "
                    "stop_on_nan, experiment, run_name"),
     ("grid = [1]\n", "config key 'grid': expected a table of lists"),
     ("[grid]\nnrom = ['batch']\n", "unknown grid key 'nrom'; did you mean 'norm'?"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from ..settings import apply_mlflow_env
+from ..settings import apply_mlflow_env, cuda_env
 from . import models, results, runs, server
 from .options import Group, versions
 
@@ -24,6 +24,7 @@ def main():
     MLflow's usage telemetry is off unless TRACKER_TELEMETRY=1.
     """
     apply_mlflow_env()  # before any command imports mlflow
+    cuda_env()  # before any CUDA call: cuBLAS reads it once, at its first use
 
 
 for _command in (*runs.COMMANDS, *results.COMMANDS, *models.COMMANDS, *server.COMMANDS):

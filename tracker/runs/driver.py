@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .. import names
 from ..errors import NoRunsMatch
 from ..signals import Interrupted, SignalGuard
 from .parent import Parent
@@ -53,6 +54,10 @@ class Session:
             self.parent.update(self.ended)
 
         self.pool.run(jobs, ended, self.echo)
+        if self.pool.used:  # Ray tasks: where the runs trained, on the parent run
+            from ..ml.device import tally
+
+            self.parent.run.set_tags({names.DEVICES: tally(self.pool.used)})
         for k in ("finished", "failed"):
             self.counts[k] += ran[k]
         self.ok = self.ok and not ran["failed"]

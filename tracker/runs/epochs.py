@@ -6,6 +6,7 @@ atomically and log it, then the run's final figures. The loops themselves are in
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ import torch
 
 from ..ml import checkpoint
 from ..ml.data import EVAL_BATCH, Batches
+from ..ml.device import watch_determinism
 from ..ml.ema import EMA
 from ..ml.train import evaluate, make_optimizer, make_scheduler, train_epoch
 from ..results import per_epoch
@@ -145,13 +147,20 @@ def fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> list:
     start, metrics = 1, {}
     if state is not None:
         history, start = restore(loop, state, run)
+    seen, said = set(), set()  # ops that ran without a deterministic kernel, and those tagged
     for epoch in range(start, cfg.epochs + 1):
-        metrics = train_one(p, loop, epoch)
+        with watch_determinism(seen):
+            metrics = train_one(p, loop, epoch)
         improved = not history[names.TEST_ACC] or metrics[names.TEST_ACC] > max(history[names.TEST_ACC])
         for k in history:
             history[k].append(metrics[k])
         with guard.critical():
             save(p, loop, run, history, epoch, improved)
+            if seen - said:  # deterministic = true, yet this run may not repeat exactly
+                said |= seen
+                run.set_tags({names.NONDETERMINISTIC: ", ".join(sorted(said))})
+                print(f"warning: ran without a deterministic kernel: {', '.join(sorted(said))} "
+                      f"({names.NONDETERMINISTIC} on the run)", file=sys.stderr, flush=True)
         if epoch_lines():  # a sweep written to a file: one line per run, not per epoch
             print(f"epoch {epoch}/{cfg.epochs}: " + " ".join(
                 f"{k} {metrics[k]:{'.2%' if k.endswith('acc') else '.4f'}}" for k in EPOCH_LINE)

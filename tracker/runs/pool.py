@@ -14,6 +14,7 @@ from typing import Callable
 
 from ..errors import UserError
 from ..ml.device import claim_slot, cores, gpu_count
+from ..ml.memory import worker_share
 from .sweep import run_point
 
 
@@ -51,10 +52,13 @@ class Pool:
 
     def __init__(self, workers: int = 1, ray: dict | None = None, devices: set[str] = frozenset()):
         self.workers, self.tasks, self.executor = workers, None, None
+        self.used: list[str] = []  # the device each Ray task's run trained on
         if ray is not None:
             from .ray_executor import RayPool
 
             self.tasks = RayPool(ray.get("address"), ray.get("cpus", 1), ray.get("gpus", 0), set(devices))
+        # workers that share a GPU share its memory; too many for it are refused, before any run
+        self.share = None if ray is not None else worker_share(workers, set(devices))
 
     def run(self, jobs: list[Job], ended: Callable[[str, str], None], echo: Callable[[str], None]) -> None:
         """Run every job; `ended(name, outcome)` as each ends (outcome: finished or failed)."""
@@ -62,7 +66,7 @@ class Pool:
             futures = {self.tasks.submit(j.cfg, j.config_file, j.tags, j.resume_id): j.name for j in jobs}
             for i, fut in enumerate(self.tasks.as_completed(futures), 1):
                 echo(f"[run {i} of {len(jobs)} done] {futures[fut]}")
-                ended(futures[fut], outcome(lambda: self.tasks.result(fut), echo))
+                ended(futures[fut], outcome(lambda: self.used.append(self.tasks.result(fut)[1]), echo))
         elif self.workers <= 1:
             for i, j in enumerate(jobs, 1):
                 echo(f"[run {i} of {len(jobs)}] {j.name}" + (f" (resuming {j.resume_id})" if j.resume_id else ""))
@@ -71,7 +75,9 @@ class Pool:
             if (gpus := gpu_count()) > 1:
                 echo(f"{self.workers} workers over {gpus} GPUs, round-robin: worker k trains on "
                      f"cuda:(k mod {gpus}) (device auto or cuda; cuda:N stays on N)")
-            self.executor = self.executor or worker_pool(self.workers)
+            if self.share:
+                echo(f"{self.workers} workers share the GPUs: each may allocate {self.share:.0%} of its GPU's memory")
+            self.executor = self.executor or worker_pool(self.workers, self.share)
             futures = {self.executor.submit(run_point, j.cfg, j.config_file, j.tags, threads_for(self.workers),
                                             j.resume_id): j.name for j in jobs}
             for i, fut in enumerate(as_completed(futures), 1):
@@ -95,10 +101,12 @@ class Pool:
             self.executor = None
 
 
-def worker_pool(workers: int) -> ProcessPoolExecutor:
+def worker_pool(workers: int, share: float | None = None) -> ProcessPoolExecutor:
     """`workers` spawned processes; worker k trains device auto or cuda on GPU k mod the GPUs
-    visible (round-robin), so N workers spread over the GPUs instead of crowding cuda:0."""
+    visible (round-robin), so N workers spread over the GPUs instead of crowding cuda:0; where
+    several share a GPU, each may allocate `share` of its memory (memory.worker_share)."""
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
-    return ProcessPoolExecutor(workers, mp_context=ctx, initializer=claim_slot, initargs=(ctx.Value("i", 0),))
+    return ProcessPoolExecutor(workers, mp_context=ctx, initializer=claim_slot,
+                               initargs=(ctx.Value("i", 0), share))

@@ -68,7 +68,7 @@ def prepare(cfg: RunConfig, threads: int | None = None) -> Prepared:
     many torch threads (a sweep worker's share of the cores)."""
     set_threads(threads)
     device = pick_device(cfg.device)
-    use(device, cfg.deterministic)
+    kernels = use(device, cfg.deterministic, cfg.tf32)  # TF32 and determinism, as they hold
     seed_everything(cfg.seed)
     model, counts = describe(cfg)
     train = load_split(cfg.dataset, cfg.data_dir, True, cfg.download, cfg.train_limit)
@@ -82,9 +82,12 @@ def prepare(cfg: RunConfig, threads: int | None = None) -> Prepared:
     precision = effective_precision(device, cfg.precision)
     if precision != cfg.precision:
         print(f"warning: {device} has no native bf16; training in fp32", file=sys.stderr)
+    if cfg.tf32 and kernels[names.TF32_USED] != "True":  # as bf16: where it runs, else full fp32
+        print(f"warning: {device} has no TF32 (a CUDA GPU of Ampere or later has); training in full fp32",
+              file=sys.stderr)
     layout = channels_last(device, cfg.norm, IN_SHAPE[cfg.dataset], precision)
     params = {**cfg.as_params(), **counts, names.DEVICE_USED: str(device), names.GIT_COMMIT_PARAM: git_commit(),
-              names.PRECISION_USED: precision, names.CHANNELS_LAST: str(layout), names.TEST_IMAGES: len(test),
+              names.PRECISION_USED: precision, names.CHANNELS_LAST: str(layout), names.TEST_IMAGES: len(test), **kernels,
               **{param: torch.__version__ if lib == "torch" else version(lib) for lib, param in names.VERSIONS.items()}}
     return Prepared(cfg, device, model, train, test, params, precision, layout, val)
 

@@ -64,17 +64,6 @@ def check_gpus(gpus: float, devices: set[str]) -> None:
                         "no GPU; reserve one with --gpus-per-run 1 (or a fraction such as 0.5)")
 
 
-def gpu_note(gpus: float, devices: set[str], cluster_gpus: float) -> str:
-    """One line on where the runs train, when the cluster's GPUs are there but go unused, or shared."""
-    if gpus == 0 and cluster_gpus and "auto" in devices:
-        return (f"note: the cluster has {cluster_gpus:g} GPUs, but --gpus-per-run is 0: runs with "
-                "device auto train on the CPU (--gpus-per-run 1, or 0.5 for two runs a GPU, uses them)")
-    if 0 < gpus < 1:
-        return (f"note: --gpus-per-run {gpus:g}: up to {int(1 // gpus)} runs share a GPU, each "
-                f"capped at {gpus:.0%} of its memory")
-    return ""
-
-
 def place_task(gpus: float) -> None:
     """In a task: no GPU reserved means the CPU even where the node has GPUs (Ray leaves them
     visible to a task that reserved none); a fraction caps the run's share of its GPU."""
@@ -118,7 +107,9 @@ class RayPool:
                             f"{str(e).splitlines()[0] if str(e) else e.__class__.__name__}") from None
         self.task = ray.remote(_run_point).options(
             num_cpus=cpus, num_gpus=gpus, max_retries=MAX_RETRIES, retry_exceptions=False)
-        note = gpu_note(gpus, set(devices), ray.cluster_resources().get("GPU", 0))
+        from ..ml.device import ray_gpu_note  # where the runs train: one line at the start
+
+        note = ray_gpu_note(gpus, set(devices), ray.cluster_resources().get("GPU", 0))
         if note:
             print(note, file=sys.stderr, flush=True)
         self.pending: dict = {}
@@ -137,8 +128,9 @@ class RayPool:
             done, left = self.ray.wait(left, num_returns=1)
             yield done[0]
 
-    def result(self, ref) -> str:
-        """The run id; a user error raises as itself, a run lost to worker deaths as RunLost."""
+    def result(self, ref) -> tuple[str, str]:
+        """The run id and the device it trained on; a user error raises as itself, a run lost
+        to worker deaths as RunLost."""
         from ray.exceptions import RayError, RayTaskError
 
         cfg, tags = self.pending.pop(ref)
@@ -167,8 +159,10 @@ class RayPool:
 
 
 def _run_point(cfg: RunConfig, config_name: str, config_text: str, tags: dict, threads: int,
-               resume_id: str | None, gpus: float = 0.0) -> str:
-    """One grid point on a Ray worker: resume the run a dead attempt left, else start one."""
+               resume_id: str | None, gpus: float = 0.0) -> tuple[str, str]:
+    """One grid point on a Ray worker: resume the run a dead attempt left, else start one.
+    Returns its run id and the device it trained on (auto: a GPU only if the task reserved one)."""
+    from ..ml.device import PLACEMENT
     from .sweep import run_point
 
     place_task(gpus)
@@ -176,7 +170,7 @@ def _run_point(cfg: RunConfig, config_name: str, config_text: str, tags: dict, t
     config_file.parent.mkdir(parents=True, exist_ok=True)
     config_file.write_text(config_text)  # logged as the run's config artifact, as locally
     rid = _take_over(tags[names.SWEEP], cfg, resume_id)
-    return run_point(cfg, str(config_file), tags, threads, rid)
+    return run_point(cfg, str(config_file), tags, threads, rid), PLACEMENT.used
 
 
 def _take_over(sweep_name: str, cfg: RunConfig, resume_id: str | None) -> str | None:

@@ -1,4 +1,5 @@
-"""The real torchvision loaders read tiny files written in their real on-disk formats."""
+"""The real torchvision loaders read tiny files written in their real on-disk formats; the data
+on its way to a device other than the CPU (the meta device, and fakes of a GPU's copies)."""
 import numpy as np
 import pytest
 import torch
@@ -6,7 +7,8 @@ import torchvision
 
 from tracker.testkit.fakedata import images, write_cifar10, write_mnist
 from tracker.errors import DataError
-from tracker.ml.data import Batches, load_split, random_flip, random_shift
+from tracker.ml import data
+from tracker.ml.data import Batches, Split, load_split, random_flip, random_shift
 
 
 def test_mnist_idx_files_load_as_uint8(mnist_dir):
@@ -109,3 +111,54 @@ def test_seed001_pipeline_is_the_seeds_shift_scale_rotate():
         assert np.array_equal(a, b)
         moved += not np.array_equal(a, img)
     assert moved > 10  # the pipeline does transform
+
+
+# -- the data on its way to the device ----------------------------------------------------------
+
+def test_copies_to_a_gpu_are_pinned_and_to_mps_plain(monkeypatch):
+    copies = []
+
+    def pin(self):
+        pinned = self.clone()
+        pinned.pinned_here = True
+        return pinned
+
+    monkeypatch.setattr(torch.Tensor, "pin_memory", pin)
+    monkeypatch.setattr(torch.Tensor, "to", lambda self, d, non_blocking=False: copies.append(
+        (getattr(self, "pinned_here", False), str(d), non_blocking)) or self)
+    data.to_device(torch.arange(4), torch.device("cuda", 1))
+    data.to_device(torch.arange(4), torch.device("mps"))
+    assert copies == [(True, "cuda:1", True), (False, "mps", False)]
+
+
+def _split(n=40, channels=3, size=32):
+    gen = torch.Generator().manual_seed(0)
+    return Split(torch.randint(0, 256, (n, channels, size, size), dtype=torch.uint8, generator=gen),
+                 torch.randint(0, 10, (n,), generator=gen))
+
+
+def test_an_epoch_makes_no_non_blocking_copy_from_pageable_memory(monkeypatch):
+    unpinned = []
+    real = torch.Tensor.to
+
+    def spy(self, *args, **kwargs):
+        if kwargs.get("non_blocking") and self.device.type == "cpu" and not self.is_pinned():
+            unpinned.append(tuple(self.shape))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "to", spy)
+    meta = torch.device("meta")  # a device other than the CPU, without a GPU
+    batches = Batches(_split(), "cifar10", 16, meta, shuffle=True, augment="crop-flip", seed=1)
+    shapes = [(tuple(x.shape), x.device.type, y.device.type) for x, y in batches]
+    assert shapes == [((16, 3, 32, 32), "meta", "meta")] * 2 + [((8, 3, 32, 32), "meta", "meta")]
+    assert unpinned == []
+
+
+def test_albumentations_keeps_the_split_on_the_cpu_and_sends_each_batch_once():
+    meta = torch.device("meta")
+    batches = Batches(_split(), "cifar10", 16, meta, shuffle=True, augment="albumentations", seed=1)
+    assert batches.images.device.type == "cpu" and batches.labels.device.type == "cpu"
+    x, y = next(iter(batches))
+    assert (x.device.type, y.device.type, x.dtype, tuple(x.shape)) == ("meta", "meta", torch.float32, (16, 3, 32, 32))
+    plain = Batches(_split(), "cifar10", 16, meta)
+    assert plain.images.device.type == "meta"  # every other path keeps the split on the device
