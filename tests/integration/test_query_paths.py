@@ -79,7 +79,7 @@ def test_sqlite_mlflow_search_and_rest_agree(store, monkeypatch, tmp_path):
     assert [(r["norm"], r["n"]) for r in rows] == [("batch", 2), ("layer", 2), ("group", 1)]
     assert rows[1]["test_acc_final_mean"] is None  # a NaN final accuracy: NaN mean, null in JSON
     assert " inf " in via_sqlite["sweep", "table"][0]  # an infinite train accuracy: an infinite mean
-    assert "1 with non-finite test accuracy" in via_sqlite["sweep", "json"][1]
+    assert "1 with non-finite test_acc_best" in via_sqlite["sweep", "json"][1]
     experiment_rows = json.loads(via_sqlite["experiment", "json"][0])
     assert sum(r["n"] for r in experiment_rows) == 6  # the loner counts; the parent does not
     filtered = json.loads(via_sqlite["filter", "json"][0])

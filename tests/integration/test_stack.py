@@ -174,8 +174,8 @@ def test_train_sweep_compare_register_evaluate(stack, tiny, tmp_path):
     assert any(k.endswith(f"{run_id}/artifacts/checkpoints/last.pt") for k in keys)
     assert any(k.endswith("confusion_matrix.png") for k in keys)
     assert any("model.pt2" in k for k in keys)  # the logged model itself
-    # 1 train + 1 sweep parent + 2 children + 1 evaluation, all in PostgreSQL
-    assert stack["pg"].count("select count(*) from runs") == 5
+    # 1 train + 1 sweep parent + 2 children + a run per condition (its curves) + 1 evaluation, all in PostgreSQL
+    assert stack["pg"].count("select count(*) from runs") == 7
     assert stack["pg"].count("select count(*) from model_versions") == 1
 
 
@@ -191,7 +191,8 @@ def test_eight_concurrent_runs_log_every_metric(stack, tiny):
         assert p.returncode == 0, err[-2000:]
     c = MlflowClient(uri)
     runs = c.search_runs([c.get_experiment_by_name("eight").experiment_id])
-    assert len(runs) == 8 and {r.info.status for r in runs} == {"FINISHED"}
+    seen = [(r.info.run_name, r.info.status, len(r.data.params), len(r.data.metrics), sorted(r.data.tags)) for r in runs]
+    assert len(runs) == 8 and {r.info.status for r in runs} == {"FINISHED"}, seen
     counted = 0
     for r in runs:
         for key in ("train_loss", "train_acc", "test_loss", "test_acc", "lr", "epoch_time_s",
