@@ -16,7 +16,7 @@ import pandas as pd
 from .. import names
 from ..config import test_images
 from ..study import POWER, REFERENCE, Judged, Study
-from . import confounds, mcb, per_epoch, sequential, stats, verdicts
+from . import confounds, mcb, per_epoch, sequential, stats, tuning, verdicts
 from .counted import Counted, baseline_label, label
 
 
@@ -117,6 +117,7 @@ class Judging:
     best: mcb.Best
     unheld: tuple[str, ...]  # comparisons whose spreads lie beyond the adaptive level's range
     resolution: float | None
+    tuning: tuning.Tuning | None = None  # the keys tuned per condition and their budget, if tuned
 
 
 def aggregate(counted: Counted, study: Study, grid: dict[str, list[str]], target: float | None = None,
@@ -141,7 +142,9 @@ def aggregate(counted: Counted, study: Study, grid: dict[str, list[str]], target
     best = mcb.best(samples, study.alpha, judged.goal, floor)
     unheld = tuple(k for k in samples if study.looks and k != baseline and k not in made
                    and sequential.beyond_range(samples[k], samples[baseline], study.alpha, floor))
-    found = confounds.find(counted.groups(), counted.by, counted.seed)
+    tuned = tuning.read(counted.groups())
+    found = confounds.find(counted.groups(), counted.by, counted.seed, tuned.keys if tuned else ())
+    found.update(tuning.confound(tuned))  # an unequal tuning budget: a confound
     missing = lost(counted)
     for r in rows:
         lab, j = r["_label"], judgements[r["_label"]]
@@ -166,4 +169,4 @@ def aggregate(counted: Counted, study: Study, grid: dict[str, list[str]], target
     table = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows])
     for column in ("seeds_needed", "decided_at_look"):  # whole numbers, none where none
         table[column] = table[column].astype("Int64")
-    return table, Judging(baseline, rule, found, best, unheld, floor)
+    return table, Judging(baseline, rule, found, best, unheld, floor, tuned)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from .. import names
 from ..study import REFERENCE
-from . import confounds, flags
+from . import confounds, flags, tuning
 from .sequential import SPREAD_RATIO_MAX as RATIO
 from .counted import label
 
@@ -122,6 +122,7 @@ def notes(comparison) -> list[str]:
         out.append(f"error rate not held: the spreads of {', '.join(comparison.found.unheld)} and the baseline "
                    f"differ beyond the {RATIO:g}x this plan's per-look level is calibrated for, so its "
                    "verdicts may be wrong more often than alpha")
+    out += tuning.lines(comparison.found.tuning)
     out += confounds.lines(comparison.confounds)
     out += flags.lines(comparison)
     return out
