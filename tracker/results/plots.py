@@ -54,6 +54,29 @@ def condition_curves(series: dict[str, list[dict[str, list[float]]]], keys: tupl
     return fig
 
 
+def tuning(points: dict[str, list[tuple[dict, float, bool]]], keys: tuple[str, ...], log: dict[str, bool]):
+    """Each trial's validation accuracy against each tuned key, one colour per condition (a
+    pruned trial hollow, at the accuracy it had when it was stopped)."""
+    fig = Figure(figsize=(5.5 * len(keys), 4))
+    axes = fig.subplots(1, len(keys), squeeze=False)[0]
+    for n, (label, trials) in enumerate(points.items()):
+        colour = f"C{n}"
+        for ax, key in zip(axes, keys):
+            for pruned in (False, True):
+                xs = [float(p[key]) for p, _, pr in trials if pr == pruned and key in p]
+                ys = [acc for p, acc, pr in trials if pr == pruned and key in p]
+                ax.scatter(xs, ys, s=30, edgecolors=colour, facecolors="none" if pruned else colour,
+                           label=f"{label}{' (pruned)' if pruned else ''}" if xs else None)
+    for ax, key in zip(axes, keys):
+        if log.get(key):
+            ax.set_xscale("log")
+        ax.set(xlabel=key, ylabel="validation accuracy", title=f"trials: validation accuracy vs {key}")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def confusion(matrix, classes: tuple[str, ...]):
     fig = Figure(figsize=(7, 6))
     ax = fig.subplots()

@@ -21,7 +21,7 @@ from .. import names
 from ..config import FIELDS, NAMING, PLACEMENT
 from ..study import Judged
 from ..tracking.records import RunRecord
-from . import compare, findings, render
+from . import compare, findings, render, tuning
 from .cells import cells, level_label, notes
 from .counted import SEED, best_runs, label as condition_label
 
@@ -217,6 +217,7 @@ def build(experiment: str | None, sweep: str | None, by: tuple[str, ...], out_di
     blocks += findings.blocks(comparison)
     blocks += [("h2", "Results"), ("table", cells(comparison)), ("list", notes(comparison))]
     blocks += curve_blocks(comparison, out_dir)
+    blocks += tuning.blocks(comparison, sweep, out_dir)
     blocks += setup_blocks(runs, keys, counted.seed)
     blocks += data_blocks(runs)
     if _tracker_runs(runs):  # their models and final evaluations

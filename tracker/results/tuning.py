@@ -83,3 +83,39 @@ def lines(t: Tuning | None) -> list[str]:
                        for lab, vals in t.values.items())
     return [f"tuned per condition: {', '.join(t.keys)} ({budget}; each trial judged on its validation "
             f"accuracy, never the test set): {chosen}"]
+
+
+def blocks(comparison, sweep: str | None, out_dir) -> list:
+    """The report's Tuning section: the budget, each condition's values, and each trial's
+    validation accuracy against each tuned key per condition (tuning.png)."""
+    t = comparison.found.tuning
+    if t is None:
+        return []
+    out = [("h2", "Tuning"), ("list", [*lines(t), *(f"confound: {b}" for b in _unequal(t))])]
+    if sweep is None:
+        return out
+    from ..tracking import store
+    from . import plots
+
+    trials = store.trials(sweep)
+    points: dict[str, list] = {}
+    for r in trials:
+        acc = r.metrics.get(names.VAL_ACC_BEST)
+        if acc is None or r.tags.get(names.TUNE_CONDITION) is None:
+            continue
+        pruned = r.tags.get(names.TUNE_STATE) == "pruned"
+        points.setdefault(r.tags[names.TUNE_CONDITION], []).append((r.params, acc, pruned))
+    if not points:
+        return out
+    spec = next((json.loads(r.tags[names.TUNED]) for runs in comparison.counted.groups().values()
+                 for r in runs if names.TUNED in r.tags), {})
+    log = {k: bool(isinstance(v, dict) and v.get("log")) for k, v in spec.get("space", {}).items()}
+    plots.tuning(points, t.keys, log).savefig(out_dir / "tuning.png", dpi=100)
+    return out + [("p", f"{len(trials)} trials. Each is judged on its validation accuracy, never on the test set; "
+                        "a condition whose points fall steeply off its best value is the more sensitive to it."),
+                  ("img", "tuning.png", "validation accuracy of each trial against each tuned key, per condition")]
+
+
+def _unequal(t: Tuning) -> list[str]:
+    return [] if t.equal else ["the budgets differ: " + "; ".join(f"{lab} {b}" for lab, b in t.budgets.items())]
+

@@ -69,6 +69,13 @@ def select(experiment: str | None, sweep: str | None, filter_string: str = "") -
     return keep(search(experiment, filter_string), experiment, sweep, sweep_tags)
 
 
+@edge
+def trials(sweep: str) -> list[RunRecord]:
+    """A tuned sweep's trial runs (runs/tune.py), through MLflow's search."""
+    experiment, filter_string, _ = sweep_scope(sweep, f"tags.`{names.KIND}` = '{names.TRIAL_KIND}'")
+    return search(experiment, filter_string)
+
+
 def _and(clause: str, filter_string: str) -> str:
     return f"{clause} and {filter_string}" if filter_string else clause
 
