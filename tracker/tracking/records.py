@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from .. import names
 
 FLOAT_MAX = 1.7976931348623157e308  # MLflow stores +-inf as +-this and reads it back so
-NOT_COUNTED = names.SUMMARIES  # runs of these kinds are never a condition's replicate
+NOT_COUNTED = (*names.SUMMARIES, names.TRIAL_KIND)  # runs of these kinds are never a condition's replicate
 
 
 @dataclass
