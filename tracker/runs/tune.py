@@ -1,7 +1,7 @@
 """Each condition of a sweep tuned with the same budget before its seeds are judged ([tune]): one
 Optuna study per condition, named SWEEP_ID/CONDITION, kept in settings.tune_storage() (a SQLite
 file beside the store, or TRACKER_TUNE_DB). TPE seeded with sampler_seed + the condition's index;
-the median or Hyperband pruner per epoch. A trial is a real training run under the sweep's parent
+the median or Hyperband pruner per epoch (a continued study: sampler_seed()). A trial is a real training run under the sweep's parent
 (tracker.kind = trial): the condition's config at the plan's first seed, `epochs` epochs, the
 sampled values, a validation split (the file's val_split, else 0.1). Its objective is its best
 validation accuracy, never a test accuracy. A pruned trial ends KILLED (tracker.tune.state =
@@ -58,13 +58,26 @@ def make_pruner(tune: Tune):
     return optuna.pruners.NopPruner()
 
 
+def sampler_seed(tune: Tune, index: int, before: int) -> int:
+    """TPE's seed for condition `index`: sampler_seed + index for a new study; for one continued
+    after `before` trials, a seed drawn from all three (the same seed again would draw the
+    values of its first trials again)."""
+    import numpy as np
+
+    if not before:
+        return tune.sampler_seed + index
+    return int(np.random.SeedSequence([tune.sampler_seed, index, before]).generate_state(1)[0])
+
+
 def open_study(plan: Plan, label: str, index: int, store=None):
     """The condition's study, made or loaded (its trials kept)."""
     import optuna
 
-    return optuna.create_study(study_name=f"{plan.name}/{label}", storage=store or storage(),
-                               direction="maximize", load_if_exists=True, pruner=make_pruner(plan.tune),
-                               sampler=optuna.samplers.TPESampler(seed=plan.tune.sampler_seed + index))
+    study = optuna.create_study(study_name=f"{plan.name}/{label}", storage=store or storage(),
+                                direction="maximize", load_if_exists=True, pruner=make_pruner(plan.tune))
+    before = len(study.get_trials(deepcopy=False))
+    study.sampler = optuna.samplers.TPESampler(seed=sampler_seed(plan.tune, index, before))
+    return study
 
 
 def distributions(tune: Tune) -> dict:
