@@ -15,6 +15,7 @@ from . import study as studies
 from .config import ALIASES, FIELDS, RunConfig, make_config, read_toml
 from .errors import ConfigError, unknown_key
 from .study import Study
+from .tune_spec import Tune, parse as parse_tune
 
 SECTIONS = ("grid", "study", "tune")  # tables of a file that are not run config
 
@@ -25,7 +26,7 @@ class Experiment:
     base: dict[str, Any] = field(default_factory=dict)  # the run config's keys
     grid: dict[str, list] = field(default_factory=dict)  # key -> values, in the file's order
     study: Study | None = None  # the declared analysis; None when the file has no [study]
-    tune: dict | None = None  # the [tune] table (runs/tune.py reads it); None when absent
+    tune: Tune | None = None  # the tuning per condition ([tune], runs/tune.py); None when absent
 
     @property
     def name(self) -> str:
@@ -52,12 +53,10 @@ def read(path: str | None) -> Experiment:
             raise ConfigError(unknown_key("grid key", key, FIELDS, ALIASES))
         if not isinstance(values, list) or not values:
             raise ConfigError(f"grid key '{key}': expected a non-empty list, got {values!r}")
-    if tune is not None and not isinstance(tune, dict):
-        raise ConfigError("config key 'tune': expected a table ([tune])")
     for key in raw:
         if key not in FIELDS:
             raise ConfigError(unknown_key("config key", key, FIELDS, ALIASES))
-    return Experiment(str(path), raw, grid, declared, tune)
+    return Experiment(str(path), raw, grid, declared, None if tune is None else parse_tune(tune, grid))
 
 
 def point(exp: Experiment, overrides: dict[str, Any] | None = None) -> tuple[RunConfig, str]:

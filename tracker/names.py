@@ -6,10 +6,11 @@ stands at the top and imports nothing.
 """
 from __future__ import annotations
 
-KIND = "tracker.kind"  # train | sweep | evaluate | condition
+KIND = "tracker.kind"  # train | sweep | evaluate | condition | trial
 TRAIN, SWEEP_KIND, EVALUATE = "train", "sweep", "evaluate"
 CONDITION_KIND = "condition"  # a sweep condition's curves across its runs (runs/conditions.py)
 SUMMARIES = (SWEEP_KIND, CONDITION_KIND)  # runs that summarise other runs: compare never counts them
+TRIAL_KIND = "trial"  # a tuning trial of a [tune] sweep (runs/tune.py): never a condition's replicate
 SWEEP = "tracker.sweep"  # the sweep's id, on its parent and on every child
 GRID_KEYS = "tracker.grid_keys"  # comma-separated
 GRID = "tracker.grid."  # + key: the child's value (the parent's: the JSON list)
@@ -19,6 +20,13 @@ DECISIONS = "tracker.decisions"  # an adaptive sweep's decisions so far (JSON), 
 LOOK_TARGETS = "tracker.look_targets"  # the seeds per condition of the look being run (JSON), on its parent
 CONDITION_OF = "tracker.condition_of"  # on a condition run: the id of its sweep's parent run
 CONDITION = "tracker.condition"  # on a condition run: the condition's label (norm=batch)
+TUNE_TRIAL = "tracker.tune.trial"  # on a trial run: its Optuna trial number in its condition's study
+TUNE_CONDITION = "tracker.tune.condition"  # on a trial run: its condition's label (norm=batch)
+TUNE_STATE = "tracker.tune.state"  # on a trial run: complete | pruned | killed | diverged
+TRIAL_COMPLETE, TRIAL_PRUNED = "complete", "pruned"  # TUNE_STATE: the trials a budget counts
+TRIAL_DIVERGED = "diverged"  # TUNE_STATE of a trial whose loss diverged (FAILED): counted, objective 0
+TRIAL_KILLED = "killed"  # TUNE_STATE of a trial a stop or kill ended (KILLED): not counted, run again
+TUNED = "tracker.tuned"  # JSON, on a tuned sweep's parent and seed runs: the budget and the values chosen
 NOTE = "mlflow.note.content"  # a run's description: markdown on its page in the MLflow UI
 PARENT = "mlflow.parentRunId"
 GIT_COMMIT = "mlflow.source.git.commit"

@@ -82,6 +82,19 @@ def store_db(root: Path | None = None) -> Path:
     return (root or store_root()) / "mlflow.db"
 
 
+TUNE_DB_ENV = "TRACKER_TUNE_DB"  # Optuna's storage URL (e.g. postgresql://...) for the studies of [tune]
+TUNE_DB = "tune.db"  # else a SQLite file beside the store, whatever MLFLOW_TRACKING_URI says
+
+
+def tune_storage() -> str:
+    """Where Optuna keeps the studies of a [tune] sweep: TRACKER_TUNE_DB, else
+    sqlite:///STORE/tune.db (store_root(), made when missing), also when runs go to a server."""
+    if os.environ.get(TUNE_DB_ENV):
+        return os.environ[TUNE_DB_ENV]
+    store_root().mkdir(parents=True, exist_ok=True)
+    return f"{SQLITE}{store_root() / TUNE_DB}"
+
+
 def embedded_uri(root: Path | None = None) -> str:
     return f"{SQLITE}{store_db(root)}"
 

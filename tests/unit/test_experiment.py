@@ -5,6 +5,7 @@ import pytest
 from tracker.errors import ConfigError
 from tracker.experiment import Experiment, point, read
 from tracker.study import Study
+from tracker.tune_spec import Range, Tune
 
 FILE = """
 epochs = 3
@@ -20,6 +21,10 @@ alpha = 0.1
 
 [tune]
 trials = 4
+epochs = 2
+
+[tune.space]
+lr = { low = 0.001, high = 0.5, log = true }
 """
 
 
@@ -34,7 +39,7 @@ def test_a_file_is_read_into_its_parts_in_the_files_order(tmp_path):
     assert exp.base == {"epochs": 3, "lr": 0.1}
     assert list(exp.grid) == ["seed", "norm"] and exp.grid["norm"] == ["group", "batch"]  # not sorted
     assert exp.study == Study(margin=0.1, alpha=0.1)
-    assert exp.tune == {"trials": 4}
+    assert exp.tune == Tune(4, 2, {"lr": Range(0.001, 0.5, True)})
     assert (exp.name, exp.points) == ("norms.toml", 6)
 
 

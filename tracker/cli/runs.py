@@ -1,4 +1,4 @@
-"""Commands that make runs: train, summary, demo, sweep, resume, sync.
+"""Commands that make runs: train, summary, demo, sweep, tune, resume, sync.
 
     tracker train experiments/mnist-demo.toml --set norm=group --data-dir ../shared/datasets
 """
@@ -123,6 +123,10 @@ def sweep_cmd(config, sets, data_dir, dry_run, workers, executor, address, cpus_
         if until_decided:
             click.echo(f"until decided: looks of {', '.join(map(str, p.study.looks))} seeds per condition; "
                        "only undecided conditions get the later seeds")
+        if p.tune is not None:
+            from ..runs.tune import describe
+
+            click.echo("\n".join(describe(p)))
         return
     from ..runs import driver
 
@@ -130,11 +134,49 @@ def sweep_cmd(config, sets, data_dir, dry_run, workers, executor, address, cpus_
     with sweep_output():
         done = driver.run(p, workers, echo=click.echo, ray=ray)
     counts = done.counts
+    if done.tuned:
+        _best(done.tuned)
     click.echo(f"sweep {p.name} (parent run {done.parent_id}): {counts['finished']} finished, "
                f"{counts['skipped']} skipped, {counts['failed']} failed")
     click.echo(f"compare: tracker compare --sweep {done.parent_id}")
     if counts["failed"]:
         sys.exit(1)
+
+
+def _best(found) -> None:
+    from ..runs.tune import table
+
+    click.echo("each condition's best values (objective: its best validation accuracy):")
+    click.echo(table(found).to_string())
+
+
+@click.command("tune")
+@click.argument("config", type=click.Path(dir_okay=False))
+@set_opt
+@data_opt
+@click.option("--dry-run", is_flag=True, help="Say what would be tuned, and stop. Default: off.")
+def tune_cmd(config, sets, data_dir, dry_run):
+    """Tune each condition of CONFIG (its [grid] minus the seed) with the same [tune] budget, as
+    trial runs under the sweep's parent run, and print each condition's best values. A killed
+    tuning continues where it stopped; `tracker sweep CONFIG` then runs the seeds at those values."""
+    from .. import experiment
+    from ..errors import UserError
+    from ..runs import plan
+    from ..runs.tune import describe
+
+    extra = {"data_dir": data_dir} if data_dir else None
+    p = plan.plan(experiment.read(config), sets, extra)
+    if p.tune is None:
+        raise UserError(f"{config} has no [tune] table; add one (trials, epochs, [tune.space]) to tune it")
+    if dry_run:
+        click.echo(f"sweep {p.name}: " + "\n".join(describe(p)))
+        return
+    from ..runs import driver
+
+    with sweep_output():
+        parent_id, found = driver.tune(p, echo=click.echo)
+    _best(found)
+    click.echo(f"sweep {p.name} (parent run {parent_id}): tuned; run its seeds with `tracker sweep {config}`")
 
 
 @click.command("resume")
@@ -167,4 +209,4 @@ def sync_cmd():
         sys.exit(1)
 
 
-COMMANDS = (train, summary, demo, sweep_cmd, resume_cmd, sync_cmd)
+COMMANDS = (train, summary, demo, sweep_cmd, tune_cmd, resume_cmd, sync_cmd)

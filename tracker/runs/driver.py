@@ -107,17 +107,34 @@ class Outcome:
     parent_id: str
     counts: dict[str, int]
     comparison: object  # the last comparison (None when no run counts)
+    tuned: dict | None = None  # [tune]: each condition's tuning (runs/tune.Best by label)
+
+
+def tune(plan: Plan, echo: Callable[[str], None] = print) -> tuple[str, dict]:
+    """`tracker tune`: each condition's tuning alone, under the sweep's parent run (which a
+    later `tracker sweep` of the file continues). Returns the parent's id and each Best."""
+    from . import tune as tuning
+
+    with session(plan, 1, None, echo) as s:
+        found = tuning.tune(plan, s.state.parent_id, s.parent.run, echo)
+    return s.state.parent_id, found
 
 
 def run(plan: Plan, workers: int = 1, echo: Callable[[str], None] = print, ray: dict | None = None) -> Outcome:
     """Run a sweep's plan: every point once, or with plan.adaptive look by look (runs/looks.py)."""
     from . import looks
 
+    found = None
     with session(plan, workers, ray, echo) as s:
+        if plan.tune is not None:  # each condition tuned first; its seeds run at its best values
+            from . import tune as tuning
+
+            found = tuning.tune(plan, s.state.parent_id, s.parent.run, echo)
+            s.plan = tuning.tuned_plan(plan, found)
         if plan.adaptive:
             comparison = looks.until_decided(s)
         else:
-            s.run(plan.points)
+            s.run(s.plan.points)
             comparison = s.compare()
         s.counts["skipped"] = len(s.state.done & {pt.cfg.name for pt in plan.points}) - s.counts["finished"]
-    return Outcome(s.state.parent_id, s.counts, comparison)
+    return Outcome(s.state.parent_id, s.counts, comparison, found)

@@ -29,6 +29,16 @@ VAL_METRICS = names.VAL_METRICS  # only when cfg.val_split > 0
 EPOCH_LINE = (names.TRAIN_LOSS, names.TRAIN_ACC, names.TEST_LOSS, names.TEST_ACC)  # what an epoch prints
 
 
+class Stopped(Exception):
+    """An `after_epoch` hook ended the run after `epoch` (a pruned trial): the run ends KILLED
+    with the hook's tags (runs/job.lifetime)."""
+
+    def __init__(self, epoch: int, tags: dict[str, str]):
+        super().__init__(f"stopped after epoch {epoch} by its hook")
+        self.epoch, self.tags = epoch, tags
+        self.run_id: str | None = None  # the run it stopped, once known
+
+
 @dataclass
 class Loop:
     """What the epochs need, built once: the model on its device, the batches, the optimizer."""
@@ -138,9 +148,11 @@ def save(p: Prepared, loop: Loop, run, history: dict, epoch: int, improved: bool
         checkpoint.save_atomic(state, folder / checkpoint.BEST)
 
 
-def fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> list:
+def fit(p: Prepared, run, guard: SignalGuard, state: dict | None, after_epoch=None) -> list:
     """Train the run's remaining epochs; a signal waits while an epoch is saved and logged.
-    Returns the run's figures, to be drawn apart (runs/drawing.py) while its model is logged."""
+    Returns the run's figures, to be drawn apart (runs/drawing.py) while its model is logged.
+    after_epoch(epoch, history), once an epoch is logged: tags (a non-empty dict) end the run
+    there (raises Stopped), None or {} lets it go on."""
     cfg = p.cfg
     loop = build(p)
     history = {k: [] for k in METRICS + (VAL_METRICS if loop.val is not None else ())}
@@ -165,6 +177,8 @@ def fit(p: Prepared, run, guard: SignalGuard, state: dict | None) -> list:
             print(f"epoch {epoch}/{cfg.epochs}: " + " ".join(
                 f"{k} {metrics[k]:{'.2%' if k.endswith('acc') else '.4f'}}" for k in EPOCH_LINE)
                 + f" ({metrics[names.EPOCH_TIME]:.1f}s)", flush=True)
+        if after_epoch is not None and (tags := after_epoch(epoch, history)):
+            raise Stopped(epoch, tags)
     best = checkpoint.folder(run.run_id) / checkpoint.BEST
     if best.exists():
         run.log_artifact(best, checkpoint.ARTIFACTS)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,14 @@ from ..errors import ConfigError, UserError
 from ..experiment import Experiment
 from ..results.counted import SEED, baseline_label, default_by, label
 from ..study import DEFAULT_LOOKS, Study
+from ..tune_spec import Range, Tune
 
 
 @dataclass(frozen=True)
 class Point:
     values: dict[str, Any]  # grid key -> value
     cfg: RunConfig
+    tags: dict[str, str] = field(default_factory=dict)  # its own, beside the sweep's (a tuned run's values)
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Plan:
     points: list[Point]
     study: Study  # the analysis it runs with: the file's [study], else the defaults
     adaptive: bool = False  # --until-decided: seeds look by look (study.looks)
+    tune: Tune | None = None  # [tune]: each condition tuned with this budget before its seeds run
 
     @property
     def grid_keys(self) -> list[str]:
@@ -99,13 +102,26 @@ def plan(exp: Experiment, sets: tuple[str, ...] = (), extra: dict | None = None,
     if twice is not None:
         raise ConfigError(f"{exp.name}: {seen.count(twice)} runs of its [grid] would be named {twice!r}; each run "
                           "of a sweep needs its own name (remove run_name, or a value the grid lists twice)")
+    if exp.tune is not None:
+        check_space(exp.tune, points[0].cfg)
     # where and how a run executes does not change what it computes, nor the sweep
     ident = {k: v for k, v in base.items() if k not in PLACEMENT}
-    digest = hashlib.sha1(json.dumps([ident, exp.grid], sort_keys=True, default=str).encode()).hexdigest()[:8]
-    p = Plan(f"{Path(exp.path).stem}-{digest}", exp.path, grid, points, study, until_decided)
+    what = [ident, exp.grid] + ([json.loads(exp.tune.as_json())] if exp.tune else [])  # a new [tune]: a new sweep
+    digest = hashlib.sha1(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    p = Plan(f"{Path(exp.path).stem}-{digest}", exp.path, grid, points, study, until_decided, exp.tune)
     if study.baseline is not None:  # a baseline that names no condition: before any run
         baseline_label(list(p.conditions()), p.by, study.baseline, "study key 'baseline'")
     return p
+
+
+def check_space(tune: Tune, cfg: RunConfig) -> None:
+    """Each end of a range and each choice of [tune.space] makes a valid config, before any run."""
+    for key, spec in tune.space.items():
+        for value in (spec.low, spec.high) if isinstance(spec, Range) else spec:
+            try:
+                make_config({**cfg.__dict__, key: value})
+            except ConfigError as e:
+                raise ConfigError(f"tune.space key '{key}': {e}") from None
 
 
 def seeds(given: list, n: int) -> list[int]:
@@ -123,7 +139,7 @@ def study_tag(p: Plan) -> dict[str, str]:
 
 def child_tags(p: Plan, point: Point, parent_id: str) -> dict[str, str]:
     return {names.PARENT: parent_id, names.SWEEP: p.name, names.GRID_KEYS: ",".join(p.grid_keys),
-            **{names.GRID + k: str(v) for k, v in point.values.items()}, **study_tag(p)}
+            **{names.GRID + k: str(v) for k, v in point.values.items()}, **study_tag(p), **point.tags}
 
 
 def parent_tags(p: Plan) -> dict[str, str]:

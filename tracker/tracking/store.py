@@ -176,6 +176,12 @@ def set_status(run_id: str, status: str, tags: dict[str, str] | None = None) -> 
         c.set_terminated(run_id, status)
 
 
+@edge
+def set_tags(run_id: str, tags: dict[str, str]) -> None:
+    """Tags on a run, running or ended (a tuning trial's state once it is told)."""
+    client().log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
+
 def mark_killed(run_id: str, why: str, tags: dict[str, str] | None = None) -> None:
     set_status(run_id, "KILLED", {names.ERROR: why, **(tags or {})})
 
