@@ -42,10 +42,6 @@ MODEL_URI = "tracker.model_uri"
 TRACKING_S, WALL_S, SENDING_S = "tracker.tracking_s", "tracker.wall_s", "tracker.sending_s"
 NONDETERMINISTIC = "tracker.nondeterministic"  # ops that ran without a deterministic kernel
 DEVICES = "tracker.devices"  # a Ray sweep's parent: where its runs trained ("cuda:0 x3, cpu x1")
-TUNED = "tracker.tuned"  # a tuned sweep's seed runs and parent: the keys, budget and values chosen (JSON)
-TRIAL_KIND = "trial"  # a tuning trial's run (runs/tune.py): never counted by compare
-TUNE_TRIAL, TUNE_CONDITION = "tracker.tune.trial", "tracker.tune.condition"  # on a trial: its number, its condition
-TUNE_STATE = "tracker.tune.state"  # on a trial: complete | pruned (a pruned trial's run ends KILLED)
 
 # params a training run records of where and how it computed (beside its config's keys)
 TF32_USED = "tf32_used"  # True: TF32 matmuls and convolutions ran (tf32 = true on Ampere and later)

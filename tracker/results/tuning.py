@@ -101,9 +101,10 @@ def blocks(comparison, sweep: str | None, out_dir) -> list:
     points: dict[str, list] = {}
     for r in trials:
         acc = r.metrics.get(names.VAL_ACC_BEST)
-        if acc is None or r.tags.get(names.TUNE_CONDITION) is None:
-            continue
-        pruned = r.tags.get(names.TUNE_STATE) == "pruned"
+        state = r.tags.get(names.TUNE_STATE)
+        if acc is None or r.tags.get(names.TUNE_CONDITION) is None or state == names.TRIAL_KILLED:
+            continue  # a trial a stop interrupted was run again, with its values
+        pruned = state == names.TRIAL_PRUNED
         points.setdefault(r.tags[names.TUNE_CONDITION], []).append((r.params, acc, pruned))
     if not points:
         return out
@@ -111,7 +112,8 @@ def blocks(comparison, sweep: str | None, out_dir) -> list:
                  for r in runs if names.TUNED in r.tags), {})
     log = {k: bool(isinstance(v, dict) and v.get("log")) for k, v in spec.get("space", {}).items()}
     plots.tuning(points, t.keys, log).savefig(out_dir / "tuning.png", dpi=100)
-    return out + [("p", f"{len(trials)} trials. Each is judged on its validation accuracy, never on the test set; "
+    shown = sum(map(len, points.values()))
+    return out + [("p", f"{shown} trials. Each is judged on its validation accuracy, never on the test set; "
                         "a condition whose points fall steeply off its best value is the more sensitive to it."),
                   ("img", "tuning.png", "validation accuracy of each trial against each tuned key, per condition")]
 
