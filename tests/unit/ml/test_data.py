@@ -1,5 +1,9 @@
 """The real torchvision loaders read tiny files written in their real on-disk formats; the data
 on its way to a device other than the CPU (the meta device, and fakes of a GPU's copies)."""
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -17,6 +21,40 @@ def test_mnist_idx_files_load_as_uint8(mnist_dir):
     assert train.images.shape == (600, 1, 28, 28) and train.images.dtype == torch.uint8
     assert test.images.shape == (200, 1, 28, 28) and test.labels.dtype == torch.int64
     assert sorted(train.labels.unique().tolist()) == list(range(10))
+
+
+REAL_MNIST = Path(__file__).resolve().parents[4] / "shared" / "datasets"
+
+
+@pytest.mark.parametrize("real", [False, True])
+def test_idx_files_read_directly_hold_what_torchvision_reads(mnist_dir, real):
+    root = REAL_MNIST if real else mnist_dir
+    if real and not (root / "MNIST" / "raw").is_dir():
+        pytest.skip("no real MNIST beside the repository (../shared/datasets)")
+    for train in (True, False):
+        ours = load_split("mnist", root, train=train, download=False)
+        theirs = torchvision.datasets.MNIST(str(root), train=train, download=False)
+        assert torch.equal(ours.images[:, 0], theirs.data) and torch.equal(ours.labels, theirs.targets)
+        assert ours.labels.dtype == theirs.targets.dtype == torch.int64
+    assert len(load_split("mnist", root, train=True, download=False, limit=100)) == 100
+
+
+def test_reading_mnist_does_not_import_torchvision(mnist_dir):
+    code = ("import sys; from tracker.ml.data import load_split; "
+            f"s = load_split('mnist', {str(mnist_dir)!r}, train=True, download=False); "
+            "print(len(s), 'torchvision' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["600", "False"]
+
+
+def test_a_damaged_idx_file_still_goes_through_torchvision_and_is_named(mnist_dir, tmp_path):
+    import shutil
+
+    shutil.copytree(mnist_dir, tmp_path / "d")
+    images = tmp_path / "d" / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:-10])
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte is damaged: its header says"):
+        load_split("mnist", tmp_path / "d", train=False, download=False)
 
 
 def test_fashion_mnist_uses_its_own_folder(tmp_path):
