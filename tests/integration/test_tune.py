@@ -109,6 +109,16 @@ def test_a_tuned_sweep_through_the_cli(tmp_path, mnist_dir):
     assert "each condition's best values" in out.stdout
     rows = json.loads(cli("compare", "--sweep", parent.info.run_id, "--format", "json").stdout)
     assert sorted((r["norm"], r["n"]) for r in rows) == [("batch", 1), ("group", 1)]  # trials never counted
+    assert all(r["confounds"] == [] for r in rows)  # lr tuned per condition: no confound
+    table = cli("compare", "--sweep", parent.info.run_id).stdout
+    assert ("tuned per condition: lr (2 trials each, 1 epoch per trial; each trial judged on its validation "
+            "accuracy, never the test set): ") in table and "confound" not in table
+    assert all(f"{c} lr={tuned['best'][c]['lr']:.4g}" in table for c in per), table  # each condition's lr
+    written = cli("report", "--sweep", parent.info.run_id, "--output", str(tmp_path / "report"))
+    assert written.exit_code == 0, written.stderr
+    readme = (tmp_path / "report" / "README.md").read_text()
+    assert "## Tuning" in readme and "4 trials. Each is judged on its validation accuracy" in readme
+    assert (tmp_path / "report" / "tuning.png").stat().st_size > 5000
 
 
 class AlwaysPrune:
