@@ -2,6 +2,7 @@
 CLI (equal budgets, seed runs at their condition's best values, trials never counted), pruned
 trials recorded as pruned, and a kill during tuning then a re-run that loses and repeats no trial."""
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -184,3 +185,24 @@ def test_a_kill_during_tuning_then_a_rerun_loses_and_repeats_no_trial(tmp_path, 
     monkeypatch.setenv("TRACKER_STORE", str(tmp_path / "other"))
     fresh = tune.open_study(p, "norm=batch", 0).ask(tune.distributions(p.tune))
     assert str(fresh.params["lr"]) == first["0"].data.params["lr"]
+
+
+def test_workers_tune_conditions_at_once_with_the_trials_a_serial_tuning_draws(tmp_path, mnist_dir, monkeypatch):
+    path = write(tmp_path, mnist_dir, trials=2)
+    serial = cli("tune", path)
+    assert serial.exit_code == 0, serial.stderr
+    one = {(r.data.tags[names.TUNE_CONDITION], r.data.tags[names.TUNE_TRIAL]): r for r in trials_of(all_runs())}
+    monkeypatch.setenv("TRACKER_STORE", str(tmp_path / "parallel"))
+    parallel = cli("tune", path, "--workers", "2")
+    assert parallel.exit_code == 0, parallel.stderr
+    assert "tuning 2 conditions, 2 at once (a process each)" in parallel.stdout
+    runs = trials_of(all_runs(tmp_path / "parallel"))
+    two = {(r.data.tags[names.TUNE_CONDITION], r.data.tags[names.TUNE_TRIAL]): r for r in runs}
+    assert sorted(two) == sorted(one) == [(c, n) for c in ("norm=batch", "norm=group") for n in ("0", "1")]
+    assert all(two[k].data.params["lr"] == one[k].data.params["lr"] for k in one)  # each condition's own seed
+    pids = {c: {r.data.tags[names.PID] for k, r in two.items() if k[0] == c} for c in ("norm=batch", "norm=group")}
+    assert all(len(p) == 1 for p in pids.values()) and pids["norm=batch"] != pids["norm=group"]
+    assert str(os.getpid()) not in pids["norm=batch"] | pids["norm=group"]  # worker processes, not this one
+    (parent,) = [r for r in all_runs(tmp_path / "parallel") if r.data.tags.get(names.KIND) == names.SWEEP_KIND]
+    tuned = json.loads(parent.data.tags[names.TUNED])
+    assert tuned["complete"] and sorted(tuned["best"]) == ["norm=batch", "norm=group"]

@@ -144,10 +144,13 @@ def sweep_cmd(config, sets, data_dir, dry_run, workers, executor, address, cpus_
 
 
 def _best(found) -> None:
-    from ..runs.tune import table
+    """Each condition's best values, its best validation accuracy and its trials (runs/tune.Best)."""
+    import pandas as pd
 
+    rows = [{"condition": b.label, **b.values, "best val acc": b.value, "complete": b.complete,
+             "pruned": b.pruned} for b in found.values()]
     click.echo("each condition's best values (objective: its best validation accuracy):")
-    click.echo(table(found).to_string())
+    click.echo(pd.DataFrame(rows).set_index("condition").to_string())
 
 
 @click.command("tune")
@@ -155,7 +158,9 @@ def _best(found) -> None:
 @set_opt
 @data_opt
 @click.option("--dry-run", is_flag=True, help="Say what would be tuned, and stop. Default: off.")
-def tune_cmd(config, sets, data_dir, dry_run):
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Conditions tuned at once, each in a process of its own (its trials one at a time).")
+def tune_cmd(config, sets, data_dir, dry_run, workers):
     """Tune each condition of CONFIG (its [grid] minus the seed) with the same [tune] budget, as
     trial runs under the sweep's parent run, and print each condition's best values. A killed
     tuning continues where it stopped; `tracker sweep CONFIG` then runs the seeds at those values."""
@@ -174,7 +179,7 @@ def tune_cmd(config, sets, data_dir, dry_run):
     from ..runs import driver
 
     with sweep_output():
-        parent_id, found = driver.tune(p, echo=click.echo)
+        parent_id, found = driver.tune(p, workers, echo=click.echo)
     _best(found)
     click.echo(f"sweep {p.name} (parent run {parent_id}): tuned; run its seeds with `tracker sweep {config}`")
 

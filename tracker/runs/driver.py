@@ -110,13 +110,13 @@ class Outcome:
     tuned: dict | None = None  # [tune]: each condition's tuning (runs/tune.Best by label)
 
 
-def tune(plan: Plan, echo: Callable[[str], None] = print) -> tuple[str, dict]:
+def tune(plan: Plan, workers: int = 1, echo: Callable[[str], None] = print) -> tuple[str, dict]:
     """`tracker tune`: each condition's tuning alone, under the sweep's parent run (which a
     later `tracker sweep` of the file continues). Returns the parent's id and each Best."""
     from . import tune as tuning
 
     with session(plan, 1, None, echo) as s:
-        found = tuning.tune(plan, s.state.parent_id, s.parent.run, echo)
+        found = tuning.tune(plan, s.state.parent_id, s.parent.run, echo, workers)
     return s.state.parent_id, found
 
 
@@ -129,7 +129,7 @@ def run(plan: Plan, workers: int = 1, echo: Callable[[str], None] = print, ray: 
         if plan.tune is not None:  # each condition tuned first; its seeds run at its best values
             from . import tune as tuning
 
-            found = tuning.tune(plan, s.state.parent_id, s.parent.run, echo)
+            found = tuning.tune(plan, s.state.parent_id, s.parent.run, echo, 1 if ray else workers)
             s.plan = tuning.tuned_plan(plan, found)
         if plan.adaptive:
             comparison = looks.until_decided(s)

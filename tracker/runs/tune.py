@@ -164,7 +164,8 @@ def recover(study, label: str, runs: dict, echo: Callable[[str], None]) -> None:
         echo(f"  {label}: trial {t.number} was stopped; it runs again with the same values")
 
 
-def run_trial(study, trial, cfg: RunConfig, config_file: str, tags: dict, found: Callable) -> tuple[str, float]:
+def run_trial(study, trial, cfg: RunConfig, config_file: str, tags: dict, found: Callable,
+              threads: int | None = None) -> tuple[str, float]:
     """One trial as a training run; tells the study its outcome. Returns (state, objective).
     A stop signal leaves the trial RUNNING (its run KILLED, state killed): recover() reruns it."""
     from optuna.trial import TrialState
@@ -182,8 +183,8 @@ def run_trial(study, trial, cfg: RunConfig, config_file: str, tags: dict, found:
         return {names.TUNE_STATE: names.TRIAL_PRUNED} if trial.should_prune() else None
 
     try:
-        run_id = job.train(cfg, config_file, tags=tags, wait=outage_wait(), after_epoch=after_epoch,
-                           keep_model=False).run_id
+        run_id = job.train(cfg, config_file, tags=tags, threads=threads, wait=outage_wait(),
+                           after_epoch=after_epoch, keep_model=False).run_id
     except Stopped:
         study.tell(trial, state=TrialState.PRUNED)
         return names.TRIAL_PRUNED, max(seen)
@@ -210,40 +211,60 @@ def tuned_tag(tune: Tune, complete: bool, **values) -> dict[str, str]:
     return {names.TUNED: json.dumps({**tune.budget(), "complete": complete, **values}, sort_keys=True)}
 
 
-def tune(plan: Plan, parent_id: str, parent_run=None, echo: Callable[[str], None] = print) -> dict[str, Best]:
-    """Tune every condition of the plan, `plan.tune.trials` finished trials each (resumed where a
-    kill left it); the parent's TUNED tag after each condition. Returns each condition's Best."""
-    t = plan.tune
-    store_ = storage()
-    conditions = plan.conditions()
-    runs = trial_runs(plan, plan.points[0].cfg.experiment)
-    space = distributions(t)
+def tune_condition(plan: Plan, parent_id: str, label: str, index: int, echo: Callable[[str], None] = print,
+                   threads: int | None = None) -> Best:
+    """One condition's tuning: `plan.tune.trials` finished trials (resumed where a kill left it),
+    one at a time; in a worker process of its own when the sweep has --workers."""
+    t, points = plan.tune, plan.conditions()[label]
+    study = open_study(plan, label, index)
+    recover(study, label, trial_runs(plan, points[0].cfg.experiment), echo)
+    first, space = points[0], distributions(t)
+    echo(f"tune {label}: {t.trials} trials of {t.epochs} epochs, {sum(counts(study))} already finished")
+    while sum(counts(study)) < t.trials:
+        trial = study.ask(space)
+        cfg = trial_config(first.cfg, t, trial.params, trial.number)
+        tags = {**child_tags(plan, first, parent_id), names.KIND: names.TRIAL_KIND,
+                names.TUNE_TRIAL: str(trial.number), names.TUNE_CONDITION: label}
+        number = trial.number  # a diverged run's id is not in its error: found by its tags
+        state, value = run_trial(study, trial, cfg, plan.file, tags,
+                                 lambda: trial_runs(plan, cfg.experiment).get((label, number)), threads)
+        shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items())
+        echo(f"  {label} trial {trial.number}: {shown}: {state}, best val acc {value:.2%}")
+    return best(label, study)
+
+
+def tune(plan: Plan, parent_id: str, parent_run=None, echo: Callable[[str], None] = print,
+         workers: int = 1) -> dict[str, Best]:
+    """Tune every condition of the plan (tune_condition), the parent's TUNED tag after each; with
+    workers > 1, that many conditions at once, each in a process of its own (its trials one at a
+    time, so every condition's study sees its own trials in order). Returns each condition's Best."""
+    labels = list(plan.conditions())
     out: dict[str, Best] = {}
 
-    def tag(complete: bool) -> None:
+    def tag() -> None:
         if parent_run is not None:
-            parent_run.set_tags(tuned_tag(t, complete, best={b.label: b.values for b in out.values()}))
+            parent_run.set_tags(tuned_tag(plan.tune, len(out) == len(labels),
+                                          best={lab: out[lab].values for lab in labels if lab in out}))
 
-    tag(False)
-    for index, (label, points) in enumerate(conditions.items()):
-        study = open_study(plan, label, index, store_)
-        recover(study, label, runs, echo)
-        first = points[0]
-        done = sum(counts(study))
-        echo(f"tune {label}: {t.trials} trials of {t.epochs} epochs, {done} already finished")
-        while sum(counts(study)) < t.trials:
-            trial = study.ask(space)
-            cfg = trial_config(first.cfg, t, trial.params, trial.number)
-            tags = {**child_tags(plan, first, parent_id), names.KIND: names.TRIAL_KIND,
-                    names.TUNE_TRIAL: str(trial.number), names.TUNE_CONDITION: label}
-            number = trial.number  # a diverged run's id is not in its error: found by its tags
-            state, value = run_trial(study, trial, cfg, plan.file, tags,
-                                     lambda: trial_runs(plan, cfg.experiment).get((label, number)))
-            shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items())
-            echo(f"  {label} trial {trial.number}: {shown}: {state}, best val acc {value:.2%}")
-        out[label] = best(label, study)
-        tag(index == len(conditions) - 1)
-    return out
+    tag()
+    if workers <= 1 or len(labels) == 1:
+        for index, label in enumerate(labels):
+            out[label] = tune_condition(plan, parent_id, label, index, echo)
+            tag()
+        return out
+    from concurrent.futures import as_completed
+
+    from .pool import threads_for, worker_pool
+
+    n = min(workers, len(labels))
+    echo(f"tuning {len(labels)} conditions, {n} at once (a process each)")
+    with worker_pool(n) as executor:
+        futures = {executor.submit(tune_condition, plan, parent_id, label, index, print, threads_for(n)): label
+                   for index, label in enumerate(labels)}
+        for fut in as_completed(futures):
+            out[futures[fut]] = fut.result()
+            tag()
+    return {label: out[label] for label in labels}
 
 
 def tuned_plan(plan: Plan, found: dict[str, Best]) -> Plan:
@@ -269,12 +290,3 @@ def describe(plan: Plan) -> list[str]:
             f"  TPE seeded {t.sampler_seed} (+ the condition's index), pruner {t.pruner}; objective: the best "
             f"validation accuracy (val_split {val_split(first)}, seed {first.seed}), never the test accuracy",
             "  then each condition's seeds run at its best values"]
-
-
-def table(found: dict[str, Best]):
-    """Each condition's best values, its best validation accuracy and its trials, as a DataFrame."""
-    import pandas as pd
-
-    rows = [{"condition": b.label, **b.values, "best val acc": b.value, "complete": b.complete,
-             "pruned": b.pruned} for b in found.values()]
-    return pd.DataFrame(rows).set_index("condition")
