@@ -247,3 +247,28 @@ def test_help_never_imports_ray():
     assert out.stdout.splitlines()[-1] == "ray modules: []"
     assert tracker("sweep", "--help", env=os.environ.copy(), ray_modules=True).stdout.splitlines()[-1] == \
         "ray modules: []"
+
+
+def test_a_tuned_sweep_tunes_each_condition_as_a_ray_task(head, server, tmp_path, mnist_dir):
+    from mlflow.tracking import MlflowClient
+
+    path = write_sweep(tmp_path / "tuned.toml", mnist_dir, "ray-tuned", seeds="[1]", train_limit=128)
+    path.write_text(path.read_text() + "\n[tune]\ntrials = 2\nepochs = 1\npruner = \"none\"\n"
+                    "[tune.space]\nlr = { low = 0.005, high = 0.3, log = true }\n")
+    env = {**os.environ, "MLFLOW_TRACKING_URI": server.url, "TRACKER_STORE": str(tmp_path / "driver")}
+    out = tracker("sweep", str(path), "--executor", "ray", "--address", head.address, env=env)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "tuning 2 conditions as Ray tasks" in out.stdout
+    c = MlflowClient(server.url)
+    runs = c.search_runs([c.get_experiment_by_name("ray-tuned").experiment_id])
+    trials = [r for r in runs if r.data.tags[names.KIND] == names.TRIAL_KIND]
+    per = {cond: [r for r in trials if r.data.tags[names.TUNE_CONDITION] == cond] for cond in ("norm=batch", "norm=group")}
+    assert {cond: len(rs) for cond, rs in per.items()} == {"norm=batch": 2, "norm=group": 2}  # equal budgets
+    assert all(r.info.status == "FINISHED" and r.data.tags[names.TUNE_STATE] == "complete" for r in trials)
+    pids = {r.data.tags[names.PID] for r in trials}
+    assert str(os.getpid()) not in pids and len(pids) == 2  # a Ray worker per condition
+    seeds = {r.data.params["norm"]: r for r in runs if r.data.tags[names.KIND] == names.TRAIN}
+    for cond, rs in per.items():  # each seed run at the lr of a trial of its condition's best val acc
+        (top,) = [r for r in rs if r.data.params["lr"] == seeds[cond.split("=")[1]].data.params["lr"]]
+        assert top.data.metrics[names.VAL_ACC_BEST] == max(r.data.metrics[names.VAL_ACC_BEST] for r in rs)
+    assert (tmp_path / "driver" / "tune.db").exists()  # the studies: in the driver's store, shared

@@ -129,7 +129,7 @@ def run(plan: Plan, workers: int = 1, echo: Callable[[str], None] = print, ray: 
         if plan.tune is not None:  # each condition tuned first; its seeds run at its best values
             from . import tune as tuning
 
-            found = tuning.tune(plan, s.state.parent_id, s.parent.run, echo, 1 if ray else workers)
+            found = tuning.tune(plan, s.state.parent_id, s.parent.run, echo, workers, s.pool.tasks)
             s.plan = tuning.tuned_plan(plan, found)
         if plan.adaptive:
             comparison = looks.until_decided(s)

@@ -115,8 +115,7 @@ class RayPool:
         self.pending: dict = {}
 
     def submit(self, cfg: RunConfig, config_file: str, tags: dict, resume_id: str | None):
-        if not Path(cfg.data_dir).expanduser().is_absolute():  # the driver's folder, on every node
-            cfg = dataclasses.replace(cfg, data_dir=str(Path(cfg.data_dir).expanduser().absolute()))
+        cfg = _absolute(cfg)
         ref = self.task.remote(cfg, Path(config_file).name, Path(config_file).read_text(), tags,
                                self.cpus, resume_id, self.gpus)
         self.pending[ref] = (cfg, tags)
@@ -148,6 +147,30 @@ class RayPool:
             raise RunLost(f"{cfg.name}: its Ray worker died {MAX_RETRIES + 1} times "
                           f"({e.__class__.__name__}); run the sweep again to resume it") from None
 
+    def tune(self, fn, plan, parent_id: str) -> Iterator[tuple[str, object]]:
+        """Each condition's tuning as a Ray task of `fn` (runs/tune.ray_task) with a run's
+        resources, its trials one at a time; yields (label, its Best) as each ends. The tasks
+        share the driver's Optuna storage (settings.tune_storage(): TRACKER_TUNE_DB on a cluster)."""
+        from ..settings import tune_storage
+
+        task = self.ray.remote(fn).options(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=0)
+        plan = dataclasses.replace(plan, points=[dataclasses.replace(pt, cfg=_absolute(pt.cfg)) for pt in plan.points])
+        text = Path(plan.file).read_text() if plan.file else ""
+        refs = {task.remote(plan, Path(plan.file).name if plan.file else "", text, parent_id, label, index,
+                            self.cpus, self.gpus, tune_storage()): label
+                for index, label in enumerate(plan.conditions())}
+        for ref in self.as_completed(refs):
+            yield refs[ref], self._get(ref)
+
+    def _get(self, ref):
+        from ray.exceptions import RayTaskError
+
+        try:
+            return self.ray.get(ref)
+        except RayTaskError as e:
+            cause = getattr(e, "cause", None)
+            raise cause if isinstance(cause, Exception) else e from None
+
     def close(self, wait: float = 30.0) -> None:
         """Shut down; tasks still pending (the sweep was interrupted) are cancelled first, which
         raises in them like Ctrl-C, so they end their runs KILLED within `wait` seconds."""
@@ -156,6 +179,13 @@ class RayPool:
                 self.ray.cancel(ref)
             self.ray.wait(list(self.pending), num_returns=len(self.pending), timeout=wait)
         self.ray.shutdown()
+
+
+def _absolute(cfg: RunConfig) -> RunConfig:
+    """The config with its data folder as the driver sees it, for every node."""
+    if Path(cfg.data_dir).expanduser().is_absolute():
+        return cfg
+    return dataclasses.replace(cfg, data_dir=str(Path(cfg.data_dir).expanduser().absolute()))
 
 
 def _run_point(cfg: RunConfig, config_name: str, config_text: str, tags: dict, threads: int,

@@ -1,12 +1,11 @@
 """Each condition of a sweep tuned with the same budget before its seeds are judged ([tune]): one
 Optuna study per condition, named SWEEP_ID/CONDITION, kept in settings.tune_storage() (a SQLite
-file beside the store, or TRACKER_TUNE_DB). TPE seeded with sampler_seed + the condition's index;
-the median or Hyperband pruner per epoch (a continued study: sampler_seed()). A trial is a real training run under the sweep's parent
-(tracker.kind = trial): the condition's config at the plan's first seed, `epochs` epochs, the
-sampled values, a validation split (the file's val_split, else 0.1). Its objective is its best
-validation accuracy, never a test accuracy. A pruned trial ends KILLED (tracker.tune.state =
-pruned); one whose loss diverged ends FAILED, counted, with objective 0. A re-run continues:
-finished trials are kept, a trial a kill left running is run again with the same values.
+file beside the store, or TRACKER_TUNE_DB). TPE seeded with sampler_seed + the condition's index
+(a continued study: sampler_seed()); the median or Hyperband pruner per epoch. Each trial is a
+training run (runs/trials.py) judged on its best validation accuracy, never a test accuracy. A
+re-run continues: finished trials are kept, a trial a kill left running is run again. Conditions
+run one after another, in --workers processes, or as Ray tasks; the seeds then run at each
+condition's best values (tuned_plan).
 
     tracker tune experiments/mnist-norms-tuned.toml
 """
@@ -18,11 +17,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .. import names
-from ..config import RunConfig, make_config
-from ..errors import UserError
-from ..settings import outage_wait, tune_storage
-from ..tune_spec import DEFAULT_VAL_SPLIT, Range, Tune
+from ..config import make_config
+from ..settings import tune_storage
+from ..tune_spec import Range, Tune
 from .plan import Plan, Point, child_tags
+from .trials import recover, run_trial, trial_config, trial_runs, val_split
 
 STARTUP_TRIALS = 2  # the median pruner prunes nothing before this many trials finished
 
@@ -41,11 +40,12 @@ class Best:
         return self.complete + self.pruned
 
 
-def storage():
+def storage(url: str | None = None):
+    """Optuna's storage of the studies: `url`, else settings.tune_storage()."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # tracker prints a line per trial
-    return optuna.storages.RDBStorage(tune_storage())
+    return optuna.storages.RDBStorage(url or tune_storage())
 
 
 def make_pruner(tune: Tune):
@@ -94,17 +94,6 @@ def distributions(tune: Tune) -> dict:
     return out
 
 
-def val_split(cfg: RunConfig) -> float:
-    """A trial's validation split: the file's, else DEFAULT_VAL_SPLIT."""
-    return cfg.val_split if cfg.val_split > 0 else DEFAULT_VAL_SPLIT
-
-
-def trial_config(cfg: RunConfig, tune: Tune, values: dict, number: int) -> RunConfig:
-    """A trial of the condition whose first seed's run is `cfg`: the sampled values, tune.epochs."""
-    return make_config({**dataclasses.asdict(cfg), **values, "epochs": tune.epochs, "val_split": val_split(cfg),
-                        "run_name": f"{cfg.name}-trial{number}"})
-
-
 def counts(study) -> tuple[int, int]:
     """Complete and pruned trials of a study: what the budget counts."""
     from optuna.trial import TrialState
@@ -121,90 +110,6 @@ def best(label: str, study) -> Best:
     return Best(label, dict(t.params), t.value, complete, pruned)
 
 
-def trial_runs(plan: Plan, experiment: str) -> dict[tuple[str, int], object]:
-    """The sweep's trial runs by (condition, trial number), the newest of each."""
-    from ..errors import TrackingError
-    from ..tracking import store
-
-    try:
-        found = store.search(experiment, f"tags.`{names.SWEEP}` = '{plan.name}' and "
-                             f"tags.`{names.KIND}` = '{names.TRIAL_KIND}'", order_by=["attributes.start_time ASC"])
-    except TrackingError:  # no experiment yet
-        return {}
-    return {(r.tags.get(names.TUNE_CONDITION), int(r.tags.get(names.TUNE_TRIAL, -1))): r for r in found}
-
-
-def recover(study, label: str, runs: dict, echo: Callable[[str], None]) -> None:
-    """Trials a kill left RUNNING: told from their runs when those ended (finished, pruned), else
-    failed and enqueued again with the same values (their runs ended KILLED, state killed)."""
-    from optuna.trial import TrialState
-
-    from ..tracking import store
-    from .sweep import _gone
-
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        r = runs.get((label, t.number))
-        if r is not None and r.status == "RUNNING":
-            if not _gone(r):
-                raise UserError(f"trial {t.number} of {label} (run {r.run_id}) is still running (pid "
-                                f"{r.tags.get(names.PID)} on {r.tags.get(names.HOST)}); wait for it or stop it")
-            store.mark_killed(r.run_id, "its process is gone (found by a re-run of its tuning)")
-            r.status = "KILLED"
-        if r is not None and r.status == "FINISHED" and names.VAL_ACC_BEST in r.metrics:
-            store.set_tags(r.run_id, {names.TUNE_STATE: names.TRIAL_COMPLETE})
-            study.tell(t.number, r.metrics[names.VAL_ACC_BEST])
-            continue
-        if r is not None and r.tags.get(names.TUNE_STATE) == names.TRIAL_PRUNED:
-            study.tell(t.number, state=TrialState.PRUNED)
-            continue
-        if r is not None:
-            store.set_tags(r.run_id, {names.TUNE_STATE: names.TRIAL_KILLED})
-        study.tell(t.number, state=TrialState.FAIL)
-        study.enqueue_trial(dict(t.params), user_attrs={"rerun_of": t.number})
-        echo(f"  {label}: trial {t.number} was stopped; it runs again with the same values")
-
-
-def run_trial(study, trial, cfg: RunConfig, config_file: str, tags: dict, found: Callable,
-              threads: int | None = None) -> tuple[str, float]:
-    """One trial as a training run; tells the study its outcome. Returns (state, objective).
-    A stop signal leaves the trial RUNNING (its run KILLED, state killed): recover() reruns it."""
-    from optuna.trial import TrialState
-
-    from ..signals import Interrupted
-    from ..tracking import store
-    from . import job
-    from .epochs import Stopped
-
-    seen: list[float] = []
-
-    def after_epoch(epoch: int, history: dict) -> dict | None:
-        seen[:] = history[names.VAL_ACC]
-        trial.report(seen[-1], epoch)
-        return {names.TUNE_STATE: names.TRIAL_PRUNED} if trial.should_prune() else None
-
-    try:
-        run_id = job.train(cfg, config_file, tags=tags, threads=threads, wait=outage_wait(),
-                           after_epoch=after_epoch, keep_model=False).run_id
-    except Stopped:
-        study.tell(trial, state=TrialState.PRUNED)
-        return names.TRIAL_PRUNED, max(seen)
-    except Interrupted as e:
-        if e.run_id:
-            store.set_tags(e.run_id, {names.TUNE_STATE: names.TRIAL_KILLED})
-        raise
-    except FloatingPointError as e:  # a rate too high: counted, the worst objective
-        if (r := found()) is not None:
-            store.set_tags(r.run_id, {names.TUNE_STATE: names.TRIAL_DIVERGED})
-        study.tell(trial, 0.0)
-        return f"{names.TRIAL_DIVERGED} ({e})", 0.0
-    except UserError:
-        study.tell(trial, state=TrialState.FAIL)
-        raise
-    store.set_tags(run_id, {names.TUNE_STATE: names.TRIAL_COMPLETE})
-    study.tell(trial, max(seen))
-    return names.TRIAL_COMPLETE, max(seen)
-
-
 def tuned_tag(tune: Tune, complete: bool, **values) -> dict[str, str]:
     """TUNED: the budget, whether every condition finished its trials, and the values chosen
     (values= on a seed run: its condition's; best= on the parent: each condition's)."""
@@ -212,11 +117,11 @@ def tuned_tag(tune: Tune, complete: bool, **values) -> dict[str, str]:
 
 
 def tune_condition(plan: Plan, parent_id: str, label: str, index: int, echo: Callable[[str], None] = print,
-                   threads: int | None = None) -> Best:
+                   threads: int | None = None, store: str | None = None) -> Best:
     """One condition's tuning: `plan.tune.trials` finished trials (resumed where a kill left it),
     one at a time; in a worker process of its own when the sweep has --workers."""
     t, points = plan.tune, plan.conditions()[label]
-    study = open_study(plan, label, index)
+    study = open_study(plan, label, index, storage(store))
     recover(study, label, trial_runs(plan, points[0].cfg.experiment), echo)
     first, space = points[0], distributions(t)
     echo(f"tune {label}: {t.trials} trials of {t.epochs} epochs, {sum(counts(study))} already finished")
@@ -234,10 +139,11 @@ def tune_condition(plan: Plan, parent_id: str, label: str, index: int, echo: Cal
 
 
 def tune(plan: Plan, parent_id: str, parent_run=None, echo: Callable[[str], None] = print,
-         workers: int = 1) -> dict[str, Best]:
+         workers: int = 1, ray=None) -> dict[str, Best]:
     """Tune every condition of the plan (tune_condition), the parent's TUNED tag after each; with
-    workers > 1, that many conditions at once, each in a process of its own (its trials one at a
-    time, so every condition's study sees its own trials in order). Returns each condition's Best."""
+    workers > 1, that many conditions at once, each in a process of its own, or with ray (a
+    RayPool) each as a Ray task (a condition's trials one at a time, so its study sees them in
+    order). Returns each condition's Best."""
     labels = list(plan.conditions())
     out: dict[str, Best] = {}
 
@@ -247,6 +153,14 @@ def tune(plan: Plan, parent_id: str, parent_run=None, echo: Callable[[str], None
                                           best={lab: out[lab].values for lab in labels if lab in out}))
 
     tag()
+    if ray is not None or workers > 1:
+        storage()  # the studies' database made here, once: processes that made it at once would clash
+    if ray is not None:
+        echo(f"tuning {len(labels)} conditions as Ray tasks")
+        for label, found in ray.tune(ray_task, plan, parent_id):
+            out[label] = found
+            tag()
+        return {label: out[label] for label in labels}
     if workers <= 1 or len(labels) == 1:
         for index, label in enumerate(labels):
             out[label] = tune_condition(plan, parent_id, label, index, echo)
@@ -290,3 +204,19 @@ def describe(plan: Plan) -> list[str]:
             f"  TPE seeded {t.sampler_seed} (+ the condition's index), pruner {t.pruner}; objective: the best "
             f"validation accuracy (val_split {val_split(first)}, seed {first.seed}), never the test accuracy",
             "  then each condition's seeds run at its best values"]
+
+
+def ray_task(plan: Plan, config_name: str, config_text: str, parent_id: str, label: str, index: int,
+             threads: int, gpus: float, store: str) -> Best:
+    """One condition's tuning as a Ray task (ray_executor.RayPool.tune): on the task's device,
+    with the driver's Optuna storage and a copy of the sweep's file (each trial's config artifact)."""
+    from ..settings import store_root
+    from .ray_executor import place_task
+
+    place_task(gpus)
+    if config_text:
+        path = store_root() / "files" / "sweeps" / plan.name / config_name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(config_text)
+        plan = dataclasses.replace(plan, file=str(path))
+    return tune_condition(plan, parent_id, label, index, print, threads, store)

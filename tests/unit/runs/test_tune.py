@@ -3,7 +3,7 @@ each condition's sampler its own seed, the pruners by name, the space as Optuna'
 import math
 
 from tracker.config import make_config
-from tracker.runs import tune
+from tracker.runs import trials, tune
 from tracker.runs.plan import Plan, Point
 from tracker.study import Study
 from tracker.tune_spec import Range, Tune
@@ -62,7 +62,7 @@ def test_pruners_and_distributions():
 
 def test_a_trial_config_and_the_seed_runs_config():
     cfg = _plan().points[0].cfg
-    trial = tune.trial_config(cfg, TUNE, {"lr": 0.02, "optimizer": "adam"}, 4)
+    trial = trials.trial_config(cfg, TUNE, {"lr": 0.02, "optimizer": "adam"}, 4)
     assert (trial.lr, trial.optimizer, trial.epochs, trial.val_split, trial.seed) == (0.02, "adam", 2, 0.1, cfg.seed)
     assert trial.name == cfg.name + "-trial4"
     found = {"norm=batch": tune.Best("norm=batch", {"lr": 0.02}, 0.9, 5, 1),
