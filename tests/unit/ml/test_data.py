@@ -2,13 +2,13 @@
 on its way to a device other than the CPU (the meta device, and fakes of a GPU's copies)."""
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torchvision
 
+from tests.helpers import REAL_MNIST
 from tracker.testkit.fakedata import images, write_cifar10, write_mnist
 from tracker.errors import DataError
 from tracker.ml import data
@@ -21,9 +21,6 @@ def test_mnist_idx_files_load_as_uint8(mnist_dir):
     assert train.images.shape == (600, 1, 28, 28) and train.images.dtype == torch.uint8
     assert test.images.shape == (200, 1, 28, 28) and test.labels.dtype == torch.int64
     assert sorted(train.labels.unique().tolist()) == list(range(10))
-
-
-REAL_MNIST = Path(__file__).resolve().parents[4] / "shared" / "datasets"
 
 
 @pytest.mark.parametrize("real", [False, True])
