@@ -113,6 +113,16 @@ def log_run(c, exp: str, norm: str, seed: int, best: float, status: str = "FINIS
 
 # hand-made records: no store
 
+# the head of every small experiment file the integration tests write: one epoch of the tiny CPU model
+TINY_FILE = """
+dataset = "mnist"
+arch = "mnist-small"
+epochs = 1
+batch_size = 32
+dropout = 0.0
+download = false
+"""
+
 _ids = itertools.count(1)
 
 

@@ -6,17 +6,10 @@ import os
 import subprocess
 import sys
 
-from tests.helpers import all_runs, cli, sets, store_client
+from tests.helpers import TINY_FILE, all_runs, cli, sets, store_client
 from tracker.testkit.servers import free_port
 
-GRID = """
-dataset = "mnist"
-arch = "mnist-small"
-epochs = 1
-batch_size = 32
-dropout = 0.0
-download = false
-data_dir = "{data}"
+GRID = TINY_FILE + """data_dir = "{data}"
 experiment = "grid"
 
 [grid]

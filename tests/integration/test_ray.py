@@ -264,7 +264,7 @@ def test_a_tuned_sweep_tunes_each_condition_as_a_ray_task(head, server, tmp_path
     trials = [r for r in runs if r.data.tags[names.KIND] == names.TRIAL_KIND]
     per = {cond: [r for r in trials if r.data.tags[names.TUNE_CONDITION] == cond] for cond in ("norm=batch", "norm=group")}
     assert {cond: len(rs) for cond, rs in per.items()} == {"norm=batch": 2, "norm=group": 2}  # equal budgets
-    assert all(r.info.status == "FINISHED" and r.data.tags[names.TUNE_STATE] == "complete" for r in trials)
+    assert all(r.info.status == "FINISHED" and r.data.tags[names.TUNE_STATE] == names.TRIAL_COMPLETE for r in trials)
     pids = {r.data.tags[names.PID] for r in trials}
     assert str(os.getpid()) not in pids and len(pids) == 2  # a Ray worker per condition
     seeds = {r.data.params["norm"]: r for r in runs if r.data.tags[names.KIND] == names.TRAIN}

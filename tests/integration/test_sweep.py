@@ -1,16 +1,9 @@
 """A small real sweep end to end: tracker sweep, then tracker compare --sweep."""
 import json
 
-from tests.helpers import all_runs, cli, sets, without_conditions
+from tests.helpers import TINY_FILE, all_runs, cli, sets, without_conditions
 
-SWEEP = """
-dataset = "mnist"
-arch = "mnist-small"
-epochs = 1
-batch_size = 32
-dropout = 0.0
-download = false
-experiment = "swept"
+SWEEP = TINY_FILE + """experiment = "swept"
 
 [grid]
 norm = ["batch", "group"]

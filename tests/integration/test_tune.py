@@ -10,18 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import all_runs, cli
+from tests.helpers import TINY_FILE, all_runs, cli
 from tracker import names
 
 ROOT = Path(__file__).resolve().parents[2]
-FILE = """
-dataset = "mnist"
-arch = "mnist-small"
-epochs = 1
-batch_size = 32
-dropout = 0.0
-download = false
-train_limit = 128
+FILE = TINY_FILE + """train_limit = 128
 test_limit = 32
 system_metrics = false
 experiment = "tuned"

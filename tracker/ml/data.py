@@ -73,7 +73,7 @@ def load_split(name: str, data_dir: str | os.PathLike, train: bool, download: bo
     meta = DATASETS[name]
     found = _read_idx(root, name, train)
     if found is not None:
-        images, labels = nchw(torch.from_numpy(found[0].copy())), torch.from_numpy(found[1].astype(np.int64))
+        images, labels = nchw(torch.from_numpy(found[0])), torch.from_numpy(found[1].astype(np.int64))
         if limit:
             images, labels = images[:limit], labels[:limit]
         return Split(images.contiguous(), labels)

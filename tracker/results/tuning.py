@@ -108,8 +108,7 @@ def blocks(comparison, sweep: str | None, out_dir) -> list:
         points.setdefault(r.tags[names.TUNE_CONDITION], []).append((r.params, acc, pruned))
     if not points:
         return out
-    spec = next((json.loads(r.tags[names.TUNED]) for runs in comparison.counted.groups().values()
-                 for r in runs if names.TUNED in r.tags), {})
+    spec = next((s for runs in comparison.counted.groups().values() for s in map(_tag, runs) if s), {})
     log = {k: bool(isinstance(v, dict) and v.get("log")) for k, v in spec.get("space", {}).items()}
     plots.tuning(points, t.keys, log).savefig(out_dir / "tuning.png", dpi=100)
     shown = sum(map(len, points.values()))

@@ -136,8 +136,7 @@ class RayPool:
         try:
             return self.ray.get(ref)
         except RayTaskError as e:
-            cause = getattr(e, "cause", None)
-            raise cause if isinstance(cause, Exception) else e from None
+            raise _cause(e) from None
         except RayError as e:  # the worker (or its node) died on every attempt
             from ..tracking import store
 
@@ -168,8 +167,7 @@ class RayPool:
         try:
             return self.ray.get(ref)
         except RayTaskError as e:
-            cause = getattr(e, "cause", None)
-            raise cause if isinstance(cause, Exception) else e from None
+            raise _cause(e) from None
 
     def close(self, wait: float = 30.0) -> None:
         """Shut down; tasks still pending (the sweep was interrupted) are cancelled first, which
@@ -179,6 +177,12 @@ class RayPool:
                 self.ray.cancel(ref)
             self.ray.wait(list(self.pending), num_returns=len(self.pending), timeout=wait)
         self.ray.shutdown()
+
+
+def _cause(e: Exception) -> Exception:
+    """What a task raised (a user error raises as itself), else the Ray error."""
+    cause = getattr(e, "cause", None)
+    return cause if isinstance(cause, Exception) else e
 
 
 def _absolute(cfg: RunConfig) -> RunConfig:
